@@ -1,0 +1,97 @@
+package io.mcp.affinity.core;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Supplier;
+
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.Disposable;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Keeps this instance live in the {@link InstanceRegistry}, and notices when the registry comes back after failing or
+ * has lost this instance (a restarted Redis): then what this instance owns is published again.
+ */
+public final class InstanceHeartbeat implements AutoCloseable {
+
+	/** Default period between heartbeats; well under the registry's heartbeat time-to-live. */
+	public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(5);
+
+	private static final Logger logger = LoggerFactory.getLogger(InstanceHeartbeat.class);
+
+	private final InstanceRegistry registry;
+
+	private final InstanceIdentity self;
+
+	private final Duration interval;
+
+	private final Supplier<Mono<?>> onRegistryRegained;
+
+	private volatile boolean failing;
+
+	private @Nullable Disposable ticks;
+
+	/**
+	 * Creates a heartbeat.
+	 * @param registry the registry
+	 * @param self this instance
+	 * @param interval period between heartbeats
+	 * @param onRegistryRegained what to do when the registry answers again after failing, or had lost this instance
+	 */
+	public InstanceHeartbeat(InstanceRegistry registry, InstanceIdentity self, Duration interval,
+			Supplier<Mono<?>> onRegistryRegained) {
+		this.registry = Objects.requireNonNull(registry, "registry must not be null");
+		this.self = Objects.requireNonNull(self, "self must not be null");
+		this.interval = Objects.requireNonNull(interval, "interval must not be null");
+		this.onRegistryRegained = Objects.requireNonNull(onRegistryRegained, "onRegistryRegained must not be null");
+	}
+
+	/**
+	 * Registers this instance now, then keeps renewing it in the background.
+	 * @param timeout how long to wait for the first registration; start-up goes on (degraded) if it fails
+	 */
+	public synchronized void start(Duration timeout) {
+		if (this.ticks != null) {
+			return;
+		}
+		beat().block(timeout);
+		this.ticks = Flux.interval(this.interval, this.interval, Schedulers.parallel())
+			.onBackpressureDrop()
+			.concatMap((tick) -> beat(), 1)
+			.subscribe();
+	}
+
+	/**
+	 * Sends one heartbeat now.
+	 * @return completion; never an error
+	 */
+	public Mono<Void> beat() {
+		return this.registry.heartbeat(this.self).flatMap((lost) -> {
+			boolean regained = lost || this.failing;
+			this.failing = false;
+			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
+		}).onErrorResume((ex) -> {
+			if (!this.failing) {
+				logger.warn("DistributedStoreUnavailable: heartbeat failed ({}); retrying every {}", ex.getMessage(),
+						this.interval);
+			}
+			this.failing = true;
+			return Mono.empty();
+		});
+	}
+
+	/** Stops the heartbeat and removes this instance from the registry, so its epoch is dead at once. */
+	@Override
+	public synchronized void close() {
+		if (this.ticks != null) {
+			this.ticks.dispose();
+			this.ticks = null;
+		}
+		this.registry.deregister(this.self).onErrorResume((ex) -> Mono.empty()).block(Duration.ofSeconds(5));
+	}
+
+}

@@ -1,0 +1,284 @@
+package io.mcp.affinity.core;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * An {@link OwnershipStore} in two tiers: an in-memory L1 in front of a shared L2 (Redis), written through.
+ * <p>
+ * The L1 treats the two kinds of entries differently:
+ * <ul>
+ * <li>sessions this instance owns live in L1 as long as their ownership (sliding), are never evicted for size, and
+ * keep answering while the L2 is down; their L2 expiry is slid at most once per refresh interval, in the
+ * background, so a hot session costs no L2 command per request;</li>
+ * <li>sessions other instances own are cached for the shorter L1 time-to-live, bounded in number.</li>
+ * </ul>
+ * While the L2 is unavailable, claims for this instance succeed locally, and L2 calls fail fast for a back-off period
+ * instead of each waiting for a timeout. {@link #republishLocalSessions()} writes every local session to the L2 again
+ * once it is back (possibly empty after a restart).
+ */
+public final class TwoTierOwnershipStore implements OwnershipStore {
+
+	/** Default time sessions owned elsewhere are cached in L1. */
+	public static final Duration DEFAULT_L1_TIME_TO_LIVE = Duration.ofMinutes(1);
+
+	/** Default most sessions owned elsewhere cached in L1. */
+	public static final long DEFAULT_L1_MAXIMUM_SIZE = 100_000;
+
+	/** Default period between two L2 expiry refreshes of one local session. */
+	public static final Duration DEFAULT_REFRESH_INTERVAL = Duration.ofMinutes(5);
+
+	/** Default time L2 calls fail fast after the L2 failed. */
+	public static final Duration DEFAULT_L2_RETRY_BACKOFF = Duration.ofSeconds(1);
+
+	private static final Logger logger = LoggerFactory.getLogger(TwoTierOwnershipStore.class);
+
+	private final String localEpoch;
+
+	private final OwnershipStore l2;
+
+	private final long refreshIntervalNanos;
+
+	private final long retryBackoffNanos;
+
+	private final Cache<String, Entry> l1;
+
+	private final AtomicBoolean degraded = new AtomicBoolean();
+
+	private volatile long l2RetryAt;
+
+	/**
+	 * Creates a store with the defaults, shortened where {@code timeToLive} needs it.
+	 * @param localEpoch the epoch of this instance: its entries are the local ones
+	 * @param l2 the shared store
+	 * @param timeToLive ownership time-to-live, as configured on the L2
+	 */
+	public TwoTierOwnershipStore(String localEpoch, OwnershipStore l2, Duration timeToLive) {
+		this(localEpoch, l2, timeToLive, min(DEFAULT_L1_TIME_TO_LIVE, timeToLive.dividedBy(2)), DEFAULT_L1_MAXIMUM_SIZE,
+				min(DEFAULT_REFRESH_INTERVAL, timeToLive.dividedBy(4)), DEFAULT_L2_RETRY_BACKOFF);
+	}
+
+	/**
+	 * Creates a store.
+	 * @param localEpoch the epoch of this instance: its entries are the local ones
+	 * @param l2 the shared store
+	 * @param timeToLive ownership time-to-live, as configured on the L2; local L1 entries live as long after last use
+	 * @param l1TimeToLive how long an entry owned elsewhere is cached; shorter than {@code timeToLive}
+	 * @param l1MaximumSize the most entries owned elsewhere cached at once
+	 * @param refreshInterval the least time between two L2 expiry refreshes of one local session; shorter than
+	 * {@code timeToLive}
+	 * @param l2RetryBackoff how long L2 calls fail fast after an L2 failure
+	 */
+	public TwoTierOwnershipStore(String localEpoch, OwnershipStore l2, Duration timeToLive, Duration l1TimeToLive,
+			long l1MaximumSize, Duration refreshInterval, Duration l2RetryBackoff) {
+		this.localEpoch = Objects.requireNonNull(localEpoch, "localEpoch must not be null");
+		this.l2 = Objects.requireNonNull(l2, "l2 must not be null");
+		if (l1TimeToLive.compareTo(timeToLive) >= 0) {
+			throw new IllegalArgumentException(
+					"L1 time-to-live (" + l1TimeToLive + ") must be shorter than the ownership time-to-live (" + timeToLive + ")");
+		}
+		if (refreshInterval.compareTo(timeToLive) >= 0) {
+			throw new IllegalArgumentException(
+					"Refresh interval (" + refreshInterval + ") must be shorter than the ownership time-to-live (" + timeToLive + ")");
+		}
+		this.refreshIntervalNanos = refreshInterval.toNanos();
+		this.retryBackoffNanos = l2RetryBackoff.toNanos();
+		this.l1 = Caffeine.newBuilder()
+			.expireAfter(new TierExpiry(timeToLive.toNanos(), l1TimeToLive.toNanos()))
+			// Local entries weigh nothing: size-based eviction must never drop a session this instance serves.
+			.maximumWeight(l1MaximumSize)
+			.weigher((String id, Entry entry) -> (entry.local && !entry.released) ? 0 : 1)
+			.build();
+	}
+
+	private static Duration min(Duration a, Duration b) {
+		return (a.compareTo(b) <= 0) ? a : b;
+	}
+
+	@Override
+	public Mono<String> claim(SessionId sessionId, String ownerEpoch) {
+		return callL2(() -> this.l2.claim(sessionId, ownerEpoch))
+			.doOnNext((winner) -> remember(sessionId, winner, System.nanoTime()))
+			.onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
+				if (!ownerEpoch.equals(this.localEpoch)) {
+					return Mono.error(ex);
+				}
+				// Held here; republishLocalSessions() writes it once the L2 is back.
+				remember(sessionId, ownerEpoch, 0);
+				return Mono.just(ownerEpoch);
+			});
+	}
+
+	@Override
+	public Mono<String> findOwner(SessionId sessionId) {
+		Entry entry = this.l1.getIfPresent(sessionId.value());
+		if (entry != null) {
+			return entry.released ? Mono.empty() : Mono.just(entry.owner);
+		}
+		return callL2(() -> this.l2.findOwner(sessionId))
+			.doOnNext((owner) -> remember(sessionId, owner, System.nanoTime()));
+	}
+
+	@Override
+	public Mono<Void> refresh(SessionId sessionId, String ownerEpoch) {
+		Entry entry = this.l1.getIfPresent(sessionId.value());
+		if (entry == null || !entry.local || entry.released || !entry.owner.equals(ownerEpoch)) {
+			// Only this instance's sessions are refreshed, and those are always in L1.
+			return Mono.empty();
+		}
+		long now = System.nanoTime();
+		long last = entry.l2RefreshedAt;
+		if (now - last >= this.refreshIntervalNanos) {
+			entry.l2RefreshedAt = now;
+			// In the background: the request that triggered it must not wait for the L2.
+			callL2(() -> this.l2.refresh(sessionId, ownerEpoch)).subscribe(null, (ex) -> entry.l2RefreshedAt = 0);
+		}
+		return Mono.empty();
+	}
+
+	@Override
+	public Mono<Boolean> release(SessionId sessionId, String ownerEpoch) {
+		boolean local = ownerEpoch.equals(this.localEpoch);
+		Entry entry = this.l1.getIfPresent(sessionId.value());
+		boolean removedHere = entry != null && !entry.released && entry.owner.equals(ownerEpoch)
+				&& this.l1.asMap().remove(sessionId.value(), entry);
+		if (local) {
+			// A tombstone: this instance answers "unknown" for the id even while the L2 still lists it.
+			this.l1.put(sessionId.value(), Entry.released(ownerEpoch));
+		}
+		return callL2(() -> this.l2.release(sessionId, ownerEpoch))
+			.map((removed) -> removed || removedHere)
+			.onErrorResume(OwnershipStoreUnavailableException.class,
+					(ex) -> local ? Mono.just(removedHere) : Mono.error(ex));
+	}
+
+	/**
+	 * Writes every session this instance owns to the L2 again: after an L2 outage, or after the L2 lost its data.
+	 * @return how many sessions were written
+	 */
+	public Mono<Long> republishLocalSessions() {
+		this.l2RetryAt = 0;
+		return Flux.fromIterable(this.l1.asMap().entrySet())
+			.filter((e) -> e.getValue().local && !e.getValue().released)
+			.flatMap((e) -> republish(e.getKey(), e.getValue()), 16)
+			.count()
+			.doOnNext((count) -> {
+				if (this.degraded.compareAndSet(true, false) || count > 0) {
+					logger.info("DistributedStoreRecovered republished={}", count);
+				}
+			});
+	}
+
+	private Mono<String> republish(String id, Entry entry) {
+		SessionId sessionId = SessionId.of(id);
+		return this.l2.claim(sessionId, entry.owner).doOnNext((winner) -> {
+			if (winner.equals(entry.owner)) {
+				entry.l2RefreshedAt = System.nanoTime();
+			}
+			else {
+				logger.warn("SessionClaimConflict session={}: another instance claimed it while the store was down",
+						sessionId);
+			}
+		}).onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> Mono.empty());
+	}
+
+	/** Whether the L2 failed recently and calls to it fail fast. */
+	public boolean isDegraded() {
+		return this.degraded.get();
+	}
+
+	/** How many sessions this instance owns, as held in L1. */
+	public long localSessionCount() {
+		return this.l1.asMap().values().stream().filter((e) -> e.local && !e.released).count();
+	}
+
+	private <T> Mono<T> callL2(Supplier<Mono<T>> call) {
+		return Mono.defer(() -> {
+			if (this.l2RetryAt != 0 && System.nanoTime() - this.l2RetryAt < 0) {
+				return Mono.error(new OwnershipStoreUnavailableException("L2 failed recently; retrying after back-off", null));
+			}
+			return call.get().doOnError(OwnershipStoreUnavailableException.class, this::l2Failed);
+		});
+	}
+
+	private void l2Failed(OwnershipStoreUnavailableException ex) {
+		this.l2RetryAt = System.nanoTime() + this.retryBackoffNanos;
+		if (this.degraded.compareAndSet(false, true)) {
+			logger.warn("DistributedStoreUnavailable: serving sessions owned here from L1 until the store is back ({})",
+					ex.getMessage());
+		}
+	}
+
+	private void remember(SessionId sessionId, String owner, long l2RefreshedAt) {
+		boolean local = owner.equals(this.localEpoch);
+		this.l1.asMap().compute(sessionId.value(), (id, current) -> {
+			if (current != null && current.local && current.owner.equals(owner) && !current.released) {
+				return current;
+			}
+			return new Entry(owner, local, false, l2RefreshedAt);
+		});
+	}
+
+	private static final class Entry {
+
+		final String owner;
+
+		final boolean local;
+
+		final boolean released;
+
+		volatile long l2RefreshedAt;
+
+		Entry(String owner, boolean local, boolean released, long l2RefreshedAt) {
+			this.owner = owner;
+			this.local = local;
+			this.released = released;
+			this.l2RefreshedAt = l2RefreshedAt;
+		}
+
+		static Entry released(String owner) {
+			return new Entry(owner, true, true, 0);
+		}
+
+	}
+
+	private static final class TierExpiry implements Expiry<String, Entry> {
+
+		private final long ownershipNanos;
+
+		private final long remoteNanos;
+
+		TierExpiry(long ownershipNanos, long remoteNanos) {
+			this.ownershipNanos = ownershipNanos;
+			this.remoteNanos = remoteNanos;
+		}
+
+		@Override
+		public long expireAfterCreate(String id, Entry entry, long currentTime) {
+			return entry.local ? this.ownershipNanos : this.remoteNanos;
+		}
+
+		@Override
+		public long expireAfterUpdate(String id, Entry entry, long currentTime, long currentDuration) {
+			return expireAfterCreate(id, entry, currentTime);
+		}
+
+		@Override
+		public long expireAfterRead(String id, Entry entry, long currentTime, long currentDuration) {
+			// Sliding for sessions served here (tombstones excepted); fixed for cached remote entries.
+			return (entry.local && !entry.released) ? this.ownershipNanos : currentDuration;
+		}
+
+	}
+
+}

@@ -1,0 +1,152 @@
+package io.mcp.affinity.core.redis;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InstanceRegistry;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import org.springframework.data.redis.core.script.RedisScript;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+
+/**
+ * The {@link InstanceRegistry} in Redis. Each instance keeps {@code <prefix>{instances}:<epoch>} holding its address
+ * with a time-to-live that its heartbeat renews; a hash {@code <prefix>{instances}} lists them for operators. The
+ * braces keep all registry keys in one Redis Cluster slot, so the heartbeat script may touch them together.
+ * <p>
+ * Live look-ups are cached briefly in memory: the request path asks about the same few owners over and over.
+ */
+public final class RedisInstanceRegistry implements InstanceRegistry {
+
+	/** Default time-to-live of a heartbeat: an instance silent this long is dead. */
+	public static final Duration DEFAULT_HEARTBEAT_TIME_TO_LIVE = Duration.ofSeconds(15);
+
+	/** Default time a live look-up is trusted without asking Redis again. */
+	public static final Duration DEFAULT_LIVENESS_CACHE_TIME = Duration.ofSeconds(2);
+
+	// Renew this instance; on its first registration (nothing to renew), drop earlier runs at the same address.
+	private static final RedisScript<String> HEARTBEAT = RedisScript.of("""
+			local previous = redis.call('GET', KEYS[1])
+			redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+			redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+			if not previous then
+			  local all = redis.call('HGETALL', KEYS[2])
+			  for i = 1, #all, 2 do
+			    if all[i + 1] == ARGV[1] and all[i] ~= ARGV[3] then
+			      redis.call('HDEL', KEYS[2], all[i])
+			      redis.call('DEL', KEYS[2] .. ':' .. all[i])
+			    end
+			  end
+			  return 'registered'
+			end
+			return 'renewed'
+			""", String.class);
+
+	private final ReactiveStringRedisTemplate redis;
+
+	private final String registryKey;
+
+	private final String heartbeatTimeToLiveMillis;
+
+	private final RedisCalls calls;
+
+	private final Cache<String, InstanceIdentity> live;
+
+	/**
+	 * Creates a registry with the defaults.
+	 * @param redis the Redis template
+	 */
+	public RedisInstanceRegistry(ReactiveStringRedisTemplate redis) {
+		this(redis, RedisOwnershipStore.DEFAULT_KEY_PREFIX, DEFAULT_HEARTBEAT_TIME_TO_LIVE,
+				DEFAULT_LIVENESS_CACHE_TIME, RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
+	}
+
+	/**
+	 * Creates a registry.
+	 * @param redis the Redis template
+	 * @param keyPrefix prefix of every key
+	 * @param heartbeatTimeToLive how long an instance stays live after its last heartbeat
+	 * @param livenessCacheTime how long a positive live look-up is trusted in memory
+	 * @param operationTimeout bound on every Redis call
+	 */
+	public RedisInstanceRegistry(ReactiveStringRedisTemplate redis, String keyPrefix, Duration heartbeatTimeToLive,
+			Duration livenessCacheTime, Duration operationTimeout) {
+		this.redis = Objects.requireNonNull(redis, "redis must not be null");
+		this.registryKey = Objects.requireNonNull(keyPrefix, "keyPrefix must not be null") + "{instances}";
+		this.heartbeatTimeToLiveMillis = Long.toString(heartbeatTimeToLive.toMillis());
+		this.calls = new RedisCalls(operationTimeout);
+		this.live = Caffeine.newBuilder().expireAfterWrite(livenessCacheTime).maximumSize(10_000).build();
+	}
+
+	private String heartbeatKey(String epoch) {
+		return this.registryKey + ":" + epoch;
+	}
+
+	@Override
+	public Mono<Boolean> heartbeat(InstanceIdentity self) {
+		List<String> keys = List.of(heartbeatKey(self.epoch()), this.registryKey);
+		List<String> args = List.of(self.address().toString(), this.heartbeatTimeToLiveMillis, self.epoch());
+		return this.calls.bounded("heartbeat", this.redis.execute(HEARTBEAT, keys, args).next())
+			.map("registered"::equals);
+	}
+
+	@Override
+	public Mono<InstanceIdentity> findLive(String epoch) {
+		InstanceIdentity cached = this.live.getIfPresent(epoch);
+		if (cached != null) {
+			return Mono.just(cached);
+		}
+		return this.calls.bounded("instance look-up", this.redis.opsForValue().get(heartbeatKey(epoch)))
+			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
+			.doOnNext((instance) -> this.live.put(epoch, instance));
+	}
+
+	@Override
+	public Flux<InstanceIdentity> liveInstances() {
+		return this.calls.bounded("instance listing", this.redis.<String, String>opsForHash()
+			.entries(this.registryKey)
+			.collectList()
+			.flatMap(this::keepLive))
+			.flatMapMany(Flux::fromIterable);
+	}
+
+	// Lists only entries whose heartbeat still exists, and prunes the hash of the others.
+	private Mono<List<InstanceIdentity>> keepLive(List<Map.Entry<String, String>> registered) {
+		if (registered.isEmpty()) {
+			return Mono.just(List.of());
+		}
+		List<String> keys = registered.stream().map((entry) -> heartbeatKey(entry.getKey())).toList();
+		return this.redis.opsForValue().multiGet(keys).flatMap((addresses) -> {
+			List<InstanceIdentity> live = new ArrayList<>();
+			List<Object> dead = new ArrayList<>();
+			for (int i = 0; i < registered.size(); i++) {
+				String epoch = registered.get(i).getKey();
+				if (addresses.get(i) != null) {
+					live.add(new InstanceIdentity(URI.create(addresses.get(i)), epoch));
+				}
+				else {
+					dead.add(epoch);
+				}
+			}
+			Mono<Long> prune = dead.isEmpty() ? Mono.just(0L)
+					: this.redis.opsForHash().remove(this.registryKey, dead.toArray());
+			return prune.thenReturn(live);
+		});
+	}
+
+	@Override
+	public Mono<Void> deregister(InstanceIdentity self) {
+		this.live.invalidate(self.epoch());
+		return this.calls.bounded("deregister", this.redis.delete(heartbeatKey(self.epoch()))
+			.then(this.redis.opsForHash().remove(this.registryKey, self.epoch())))
+			.then();
+	}
+
+}

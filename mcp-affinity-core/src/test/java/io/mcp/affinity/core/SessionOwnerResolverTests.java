@@ -1,0 +1,132 @@
+package io.mcp.affinity.core;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.UUID;
+
+import io.mcp.affinity.core.OwnerResolution.Kind;
+import io.mcp.affinity.core.redis.RedisInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisOwnershipStore;
+import io.mcp.affinity.core.test.RedisConnections;
+import io.mcp.affinity.core.test.TestRedis;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The resolver over real Redis: several "instances" in one JVM, each with its own stores and identity. */
+class SessionOwnerResolverTests {
+
+	private static final Duration TIME_TO_LIVE = Duration.ofMinutes(5);
+
+	@RegisterExtension
+	final RedisConnections connections = new RedisConnections();
+
+	private final String keyPrefix = TestRedis.uniquePrefix();
+
+	private Instance start(String address, Duration heartbeatTimeToLive) {
+		InstanceIdentity identity = InstanceIdentity.create(URI.create(address));
+		RedisOwnershipStore l2 = new RedisOwnershipStore(this.connections.template(), this.keyPrefix, TIME_TO_LIVE,
+				Duration.ofMillis(500));
+		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE);
+		RedisInstanceRegistry registry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
+				heartbeatTimeToLive, Duration.ofMillis(100), Duration.ofMillis(500));
+		registry.heartbeat(identity).block();
+		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));
+	}
+
+	private Instance start(String address) {
+		return start(address, Duration.ofSeconds(30));
+	}
+
+	private static SessionId newSession() {
+		return SessionId.of(UUID.randomUUID().toString());
+	}
+
+	@Test
+	void ownSessionIsLocalAndAnotherInstancesSessionIsRemoteAtItsRegisteredAddress() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		assertThat(a.resolver.claim(session).block()).isTrue();
+
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.LOCAL);
+		OwnerResolution fromB = b.resolver.resolve(session).block();
+		assertThat(fromB.kind()).isEqualTo(Kind.REMOTE);
+		assertThat(fromB.owner()).isEqualTo(a.identity);
+	}
+
+	@Test
+	void sessionNobodyClaimedIsUnknownAndStaysUnclaimed() {
+		Instance a = start("http://127.0.0.1:8081");
+		SessionId session = newSession();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+		assertThat(a.store.findOwner(session).blockOptional()).isEmpty();
+	}
+
+	@Test
+	void secondClaimOfTheSameIdByAnotherInstanceLoses() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		assertThat(a.resolver.claim(session).block()).isTrue();
+		assertThat(b.resolver.claim(session).block()).isFalse();
+		assertThat(b.resolver.resolve(session).block().owner()).isEqualTo(a.identity);
+	}
+
+	@Test
+	void releasedSessionIsUnknownEverywhere() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+		assertThat(a.resolver.release(session).block()).isTrue();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+		assertThat(b.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+	}
+
+	@Test
+	void restartAtTheSameAddressMakesTheOldRunsSessionsStaleAndRemovesThem() {
+		Instance before = start("http://127.0.0.1:8081");
+		Instance other = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		before.resolver.claim(session).block();
+		assertThat(other.resolver.resolve(session).block().kind()).isEqualTo(Kind.REMOTE);
+
+		Instance after = start("http://127.0.0.1:8081");
+		assertThat(after.identity.epoch()).isNotEqualTo(before.identity.epoch());
+		assertThat(after.resolver.resolve(session).block().kind()).isEqualTo(Kind.STALE);
+		assertThat(after.store.findOwner(session).blockOptional()).isEmpty();
+		assertThat(after.registry.liveInstances().collectList().block()).contains(after.identity, other.identity)
+			.doesNotContain(before.identity);
+	}
+
+	@Test
+	void expiredHeartbeatMakesTheOwnersSessionsStale() {
+		Instance dying = start("http://127.0.0.1:8081", Duration.ofMillis(300));
+		Instance survivor = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		dying.resolver.claim(session).block();
+
+		await().atMost(Duration.ofSeconds(5))
+			.pollInterval(Duration.ofMillis(100))
+			.until(() -> survivor.resolver.resolve(session).block().kind() == Kind.STALE);
+		assertThat(survivor.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+	}
+
+	@Test
+	void deregisteredInstanceIsDeadAtOnce() {
+		Instance leaving = start("http://127.0.0.1:8081");
+		Instance staying = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		leaving.resolver.claim(session).block();
+		leaving.registry.deregister(leaving.identity).block();
+		assertThat(staying.resolver.resolve(session).block().kind()).isEqualTo(Kind.STALE);
+	}
+
+	private record Instance(InstanceIdentity identity, TwoTierOwnershipStore store, RedisInstanceRegistry registry,
+			SessionOwnerResolver resolver) {
+	}
+
+}
