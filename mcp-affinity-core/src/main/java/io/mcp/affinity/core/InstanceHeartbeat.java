@@ -58,7 +58,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 		if (this.ticks != null) {
 			return;
 		}
-		beat().block(timeout);
+		beat().timeout(timeout, Mono.empty()).block();
 		this.ticks = Flux.interval(this.interval, this.interval, Schedulers.parallel())
 			.onBackpressureDrop()
 			.concatMap((tick) -> beat(), 1)

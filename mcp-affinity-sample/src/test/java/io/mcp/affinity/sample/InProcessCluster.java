@@ -1,0 +1,75 @@
+package io.mcp.affinity.sample;
+
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+
+import io.mcp.affinity.core.test.TestRedis;
+import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * Several sample instances in this JVM, each a full Spring Boot application on its own loopback port, sharing one
+ * real Redis, behind a {@link RoundRobinFrontDoor}.
+ */
+final class InProcessCluster implements AutoCloseable {
+
+	private final List<ConfigurableApplicationContext> instances = new ArrayList<>();
+
+	private final List<URI> addresses = new ArrayList<>();
+
+	private final RoundRobinFrontDoor frontDoor;
+
+	InProcessCluster(int size, String... extraProperties) {
+		String keyPrefix = TestRedis.uniquePrefix();
+		TestRedis redis = TestRedis.shared();
+		for (int i = 0; i < size; i++) {
+			int port = TestRedis.freePort();
+			URI address = URI.create("http://127.0.0.1:" + port);
+			List<String> args = new ArrayList<>(List.of("--server.port=" + port, "--server.address=127.0.0.1",
+					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redis.host(),
+					"--spring.data.redis.port=" + redis.port(), "--mcp.affinity.redis.key-prefix=" + keyPrefix,
+					"--mcp.affinity.heartbeat.interval=500ms", "--mcp.affinity.heartbeat.time-to-live=3s",
+					"--mcp.affinity.heartbeat.liveness-cache-time=500ms", "--spring.main.banner-mode=off",
+					"--spring.ai.mcp.server.streamable-http.keep-alive-interval=1s"));
+			args.addAll(List.of(extraProperties));
+			this.instances.add(new SpringApplicationBuilder(SampleApplication.class).run(args.toArray(String[]::new)));
+			this.addresses.add(address);
+		}
+		this.frontDoor = new RoundRobinFrontDoor(0, this.addresses);
+	}
+
+	URI frontDoor() {
+		return this.frontDoor.address();
+	}
+
+	RoundRobinFrontDoor frontDoorRecord() {
+		return this.frontDoor;
+	}
+
+	List<URI> addresses() {
+		return List.copyOf(this.addresses);
+	}
+
+	int indexOf(String address) {
+		return this.addresses.indexOf(URI.create(address));
+	}
+
+	/**
+	 * Stops an instance's web server at once: its port refuses connections, and nothing is deregistered (its
+	 * heartbeat even goes on, like a hung process). The front door stops sending it requests, as a health check would.
+	 */
+	void killWebServer(int index) {
+		((WebServerApplicationContext) this.instances.get(index)).getWebServer().stop();
+		this.frontDoor.exclude(index);
+	}
+
+	@Override
+	public void close() {
+		this.frontDoor.close();
+		this.instances.forEach(ConfigurableApplicationContext::close);
+	}
+
+}

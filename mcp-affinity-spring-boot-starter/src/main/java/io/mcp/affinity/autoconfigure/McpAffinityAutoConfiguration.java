@@ -1,0 +1,174 @@
+package io.mcp.affinity.autoconfigure;
+
+import java.net.URI;
+import java.time.Duration;
+
+import io.mcp.affinity.core.InstanceHeartbeat;
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.SessionOwnerResolver;
+import io.mcp.affinity.core.TwoTierOwnershipStore;
+import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
+import io.mcp.affinity.core.memory.SingleInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisOwnershipStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
+import org.springframework.core.env.Environment;
+import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
+import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import reactor.core.publisher.Mono;
+
+/**
+ * Auto-configuration of session ownership: this instance's identity, the ownership store, the instance registry with
+ * its heartbeat, and the resolver. With Redis configured ({@code spring.data.redis.*}) ownership is shared by all
+ * instances; without it the instance runs alone and keeps ownership in memory.
+ */
+@AutoConfiguration(afterName = "org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration")
+@ConditionalOnClass(SessionOwnerResolver.class)
+@ConditionalOnBooleanProperty(name = "mcp.affinity.enabled", matchIfMissing = true)
+@EnableConfigurationProperties(McpAffinityProperties.class)
+@Import({ McpAffinityAutoConfiguration.RedisOwnershipConfiguration.class,
+		McpAffinityAutoConfiguration.LocalOwnershipConfiguration.class })
+public final class McpAffinityAutoConfiguration {
+
+	private static final Logger logger = LoggerFactory.getLogger(McpAffinityAutoConfiguration.class);
+
+	static final String ADDRESS_PROPERTY = "mcp.affinity.local-server-address";
+
+	@Bean
+	@ConditionalOnMissingBean
+	SessionOwnerResolver sessionOwnerResolver(InstanceIdentity mcpAffinityInstanceIdentity,
+			OwnershipStore ownershipStore, InstanceRegistry instanceRegistry) {
+		return new SessionOwnerResolver(mcpAffinityInstanceIdentity, ownershipStore, instanceRegistry);
+	}
+
+	@Bean
+	@ConditionalOnMissingBean
+	InstanceHeartbeatLifecycle instanceHeartbeatLifecycle(InstanceIdentity mcpAffinityInstanceIdentity,
+			OwnershipStore ownershipStore, InstanceRegistry instanceRegistry, McpAffinityProperties properties) {
+		InstanceHeartbeat heartbeat = new InstanceHeartbeat(instanceRegistry, mcpAffinityInstanceIdentity,
+				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
+						? twoTier.republishLocalSessions() : Mono.empty());
+		return new InstanceHeartbeatLifecycle(heartbeat, properties.getRedis().getOperationTimeout().multipliedBy(4));
+	}
+
+	static URI requireAddress(McpAffinityProperties properties) {
+		URI address = properties.getLocalServerAddress();
+		if (address == null) {
+			throw new InvalidConfigurationPropertyValueException(ADDRESS_PROPERTY, null,
+					"Other instances forward requests to this address, so it is required when sessions are shared "
+							+ "through Redis. Set it to this instance's routable address, for example "
+							+ ADDRESS_PROPERTY + "=http://10.0.0.7:8080 (in Kubernetes: http://${POD_IP}:8080).");
+		}
+		return checkedAddress(address);
+	}
+
+	static URI checkedAddress(URI address) {
+		try {
+			return InstanceIdentity.checkAddress(address);
+		}
+		catch (IllegalArgumentException ex) {
+			throw new InvalidConfigurationPropertyValueException(ADDRESS_PROPERTY, address,
+					ex.getMessage() + ". Use an absolute http(s) URI with host and port, for example http://10.0.0.7:8080.");
+		}
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnClass({ ReactiveRedisConnectionFactory.class, ReactiveStringRedisTemplate.class })
+	@Conditional(DistributedStoreCondition.class)
+	static class RedisOwnershipConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		InstanceIdentity mcpAffinityInstanceIdentity(McpAffinityProperties properties) {
+			return InstanceIdentity.create(requireAddress(properties));
+		}
+
+		@Bean(defaultCandidate = false)
+		@Qualifier("mcpAffinity")
+		ReactiveStringRedisTemplate mcpAffinityRedisTemplate(ReactiveRedisConnectionFactory connectionFactory) {
+			return new ReactiveStringRedisTemplate(connectionFactory);
+		}
+
+		@Bean
+		@ConditionalOnMissingBean
+		TwoTierOwnershipStore ownershipStore(InstanceIdentity mcpAffinityInstanceIdentity,
+				@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
+				McpAffinityProperties properties) {
+			Duration timeToLive = properties.getOwnershipTimeToLive();
+			RedisOwnershipStore redis = new RedisOwnershipStore(mcpAffinityRedisTemplate,
+					properties.getRedis().getKeyPrefix(), timeToLive, properties.getRedis().getOperationTimeout());
+			try {
+				return new TwoTierOwnershipStore(mcpAffinityInstanceIdentity.epoch(), redis, timeToLive,
+						properties.getL1().getTimeToLive(), properties.getL1().getMaximumSize(),
+						properties.getRefreshInterval(), properties.getRedis().getRetryBackoff());
+			}
+			catch (IllegalArgumentException ex) {
+				throw new InvalidConfigurationPropertyValueException("mcp.affinity.ownership-time-to-live", timeToLive,
+						ex.getMessage() + ". Lower mcp.affinity.l1.time-to-live and mcp.affinity.refresh-interval, "
+								+ "or raise mcp.affinity.ownership-time-to-live.");
+			}
+		}
+
+		@Bean
+		@ConditionalOnMissingBean
+		RedisInstanceRegistry instanceRegistry(@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
+				McpAffinityProperties properties) {
+			McpAffinityProperties.Heartbeat heartbeat = properties.getHeartbeat();
+			if (heartbeat.getTimeToLive().compareTo(heartbeat.getInterval()) <= 0) {
+				throw new InvalidConfigurationPropertyValueException("mcp.affinity.heartbeat.time-to-live",
+						heartbeat.getTimeToLive(), "It must be longer than mcp.affinity.heartbeat.interval ("
+								+ heartbeat.getInterval() + "), or live instances expire between two heartbeats.");
+			}
+			return new RedisInstanceRegistry(mcpAffinityRedisTemplate, properties.getRedis().getKeyPrefix(),
+					heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(), properties.getRedis().getOperationTimeout());
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	@Conditional(DistributedStoreCondition.Not.class)
+	static class LocalOwnershipConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean
+		InstanceIdentity mcpAffinityInstanceIdentity(McpAffinityProperties properties, Environment environment) {
+			URI address = properties.getLocalServerAddress();
+			if (address == null) {
+				// Alone, nobody forwards here; the address only names this instance to operators.
+				int port = environment.getProperty("server.port", Integer.class, 8080);
+				address = URI.create("http://localhost:" + ((port > 0) ? port : 8080));
+			}
+			return InstanceIdentity.create(checkedAddress(address));
+		}
+
+		@Bean
+		@ConditionalOnMissingBean
+		OwnershipStore ownershipStore(McpAffinityProperties properties) {
+			logger.info("mcp-affinity: no Redis configured (spring.data.redis.*), so this instance runs alone and keeps "
+					+ "session ownership in memory. Configure Redis to run several instances.");
+			return new InMemoryOwnershipStore(properties.getOwnershipTimeToLive(), InMemoryOwnershipStore.DEFAULT_MAXIMUM_SIZE);
+		}
+
+		@Bean
+		@ConditionalOnMissingBean
+		InstanceRegistry instanceRegistry(InstanceIdentity mcpAffinityInstanceIdentity) {
+			return new SingleInstanceRegistry(mcpAffinityInstanceIdentity);
+		}
+
+	}
+
+}

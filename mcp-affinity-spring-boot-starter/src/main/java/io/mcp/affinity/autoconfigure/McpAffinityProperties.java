@@ -1,0 +1,306 @@
+package io.mcp.affinity.autoconfigure;
+
+import java.net.URI;
+import java.time.Duration;
+
+import io.mcp.affinity.core.InstanceHeartbeat;
+import io.mcp.affinity.core.TwoTierOwnershipStore;
+import io.mcp.affinity.core.redis.RedisInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisOwnershipStore;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+
+/**
+ * Configuration of MCP session affinity.
+ */
+@ConfigurationProperties("mcp.affinity")
+public class McpAffinityProperties {
+
+	/**
+	 * Whether to route MCP requests to the instance that owns their session.
+	 */
+	private boolean enabled = true;
+
+	/**
+	 * Address other instances reach this one at: an absolute http(s) URI with host and port, such as
+	 * http://10.0.0.7:8080. Required when a distributed store is used.
+	 */
+	private @Nullable URI localServerAddress;
+
+	/**
+	 * Where ownership is stored: 'auto' uses Redis when spring.data.redis.* is configured and memory otherwise;
+	 * 'redis' requires Redis; 'memory' runs a single instance.
+	 */
+	private StoreType store = StoreType.AUTO;
+
+	/**
+	 * Whether to apply session affinity to the MCP router registered by Spring AI's MCP server starter.
+	 */
+	private boolean applyToMcpRouter = true;
+
+	/**
+	 * How long a session's ownership lives after its last use.
+	 */
+	private Duration ownershipTimeToLive = RedisOwnershipStore.DEFAULT_TIME_TO_LIVE;
+
+	/**
+	 * Least time between two refreshes of one session's ownership expiry in Redis; shorter than the ownership
+	 * time-to-live.
+	 */
+	private Duration refreshInterval = TwoTierOwnershipStore.DEFAULT_REFRESH_INTERVAL;
+
+	private final L1 l1 = new L1();
+
+	private final Redis redis = new Redis();
+
+	private final Heartbeat heartbeat = new Heartbeat();
+
+	private final Forwarding forwarding = new Forwarding();
+
+	public boolean isEnabled() {
+		return this.enabled;
+	}
+
+	public void setEnabled(boolean enabled) {
+		this.enabled = enabled;
+	}
+
+	public @Nullable URI getLocalServerAddress() {
+		return this.localServerAddress;
+	}
+
+	public void setLocalServerAddress(@Nullable URI localServerAddress) {
+		this.localServerAddress = localServerAddress;
+	}
+
+	public StoreType getStore() {
+		return this.store;
+	}
+
+	public void setStore(StoreType store) {
+		this.store = store;
+	}
+
+	public boolean isApplyToMcpRouter() {
+		return this.applyToMcpRouter;
+	}
+
+	public void setApplyToMcpRouter(boolean applyToMcpRouter) {
+		this.applyToMcpRouter = applyToMcpRouter;
+	}
+
+	public Duration getOwnershipTimeToLive() {
+		return this.ownershipTimeToLive;
+	}
+
+	public void setOwnershipTimeToLive(Duration ownershipTimeToLive) {
+		this.ownershipTimeToLive = ownershipTimeToLive;
+	}
+
+	public Duration getRefreshInterval() {
+		return this.refreshInterval;
+	}
+
+	public void setRefreshInterval(Duration refreshInterval) {
+		this.refreshInterval = refreshInterval;
+	}
+
+	public L1 getL1() {
+		return this.l1;
+	}
+
+	public Redis getRedis() {
+		return this.redis;
+	}
+
+	public Heartbeat getHeartbeat() {
+		return this.heartbeat;
+	}
+
+	public Forwarding getForwarding() {
+		return this.forwarding;
+	}
+
+	/** Where ownership is stored. */
+	public enum StoreType {
+
+		/** Redis when spring.data.redis.* is configured, memory otherwise. */
+		AUTO,
+
+		/** Redis (L2) behind an in-memory L1: many instances. */
+		REDIS,
+
+		/** Memory only: a single instance. */
+		MEMORY
+
+	}
+
+	/** In-memory tier. */
+	public static class L1 {
+
+		/**
+		 * How long a session owned by another instance is cached in memory; shorter than the ownership time-to-live.
+		 * Sessions owned by this instance stay as long as their ownership.
+		 */
+		private Duration timeToLive = TwoTierOwnershipStore.DEFAULT_L1_TIME_TO_LIVE;
+
+		/**
+		 * Most sessions owned by other instances cached in memory. Sessions owned by this instance are not counted.
+		 */
+		private long maximumSize = TwoTierOwnershipStore.DEFAULT_L1_MAXIMUM_SIZE;
+
+		public Duration getTimeToLive() {
+			return this.timeToLive;
+		}
+
+		public void setTimeToLive(Duration timeToLive) {
+			this.timeToLive = timeToLive;
+		}
+
+		public long getMaximumSize() {
+			return this.maximumSize;
+		}
+
+		public void setMaximumSize(long maximumSize) {
+			this.maximumSize = maximumSize;
+		}
+
+	}
+
+	/** Redis tier; the connection itself is Spring Boot's (spring.data.redis.*). */
+	public static class Redis {
+
+		/**
+		 * Prefix of every Redis key, so several deployments can share one Redis.
+		 */
+		private String keyPrefix = RedisOwnershipStore.DEFAULT_KEY_PREFIX;
+
+		/**
+		 * Bound on every Redis call; past it the instance serves from memory and degrades.
+		 */
+		private Duration operationTimeout = RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT;
+
+		/**
+		 * How long Redis calls fail fast after one failed, instead of each waiting for the timeout.
+		 */
+		private Duration retryBackoff = TwoTierOwnershipStore.DEFAULT_L2_RETRY_BACKOFF;
+
+		public String getKeyPrefix() {
+			return this.keyPrefix;
+		}
+
+		public void setKeyPrefix(String keyPrefix) {
+			this.keyPrefix = keyPrefix;
+		}
+
+		public Duration getOperationTimeout() {
+			return this.operationTimeout;
+		}
+
+		public void setOperationTimeout(Duration operationTimeout) {
+			this.operationTimeout = operationTimeout;
+		}
+
+		public Duration getRetryBackoff() {
+			return this.retryBackoff;
+		}
+
+		public void setRetryBackoff(Duration retryBackoff) {
+			this.retryBackoff = retryBackoff;
+		}
+
+	}
+
+	/** Instance liveness. */
+	public static class Heartbeat {
+
+		/**
+		 * Period between two heartbeats of this instance.
+		 */
+		private Duration interval = InstanceHeartbeat.DEFAULT_INTERVAL;
+
+		/**
+		 * How long an instance stays live after its last heartbeat; its sessions are stale after that. Longer than
+		 * the interval.
+		 */
+		private Duration timeToLive = RedisInstanceRegistry.DEFAULT_HEARTBEAT_TIME_TO_LIVE;
+
+		/**
+		 * How long a look-up of a live instance is trusted in memory.
+		 */
+		private Duration livenessCacheTime = RedisInstanceRegistry.DEFAULT_LIVENESS_CACHE_TIME;
+
+		public Duration getInterval() {
+			return this.interval;
+		}
+
+		public void setInterval(Duration interval) {
+			this.interval = interval;
+		}
+
+		public Duration getTimeToLive() {
+			return this.timeToLive;
+		}
+
+		public void setTimeToLive(Duration timeToLive) {
+			this.timeToLive = timeToLive;
+		}
+
+		public Duration getLivenessCacheTime() {
+			return this.livenessCacheTime;
+		}
+
+		public void setLivenessCacheTime(Duration livenessCacheTime) {
+			this.livenessCacheTime = livenessCacheTime;
+		}
+
+	}
+
+	/** Forwarding to the owning instance. */
+	public static class Forwarding {
+
+		/**
+		 * How long to wait for a connection to the owning instance; past it the owner counts as unreachable and the
+		 * client gets 404.
+		 */
+		private Duration connectTimeout = Duration.ofSeconds(2);
+
+		/**
+		 * How long to wait for the owning instance's response headers; a streamed body (SSE) is not limited by it.
+		 */
+		private Duration responseTimeout = Duration.ofSeconds(60);
+
+		/**
+		 * Regular expression of client addresses the X-Forwarded-* headers filter treats as trusted proxies; requests
+		 * from other addresses are forwarded without X-Forwarded-* added. Defaults to the gateway's
+		 * spring.cloud.gateway.server.webflux.trusted-proxies, else every address.
+		 */
+		private @Nullable String trustedProxies;
+
+		public Duration getConnectTimeout() {
+			return this.connectTimeout;
+		}
+
+		public void setConnectTimeout(Duration connectTimeout) {
+			this.connectTimeout = connectTimeout;
+		}
+
+		public Duration getResponseTimeout() {
+			return this.responseTimeout;
+		}
+
+		public void setResponseTimeout(Duration responseTimeout) {
+			this.responseTimeout = responseTimeout;
+		}
+
+		public @Nullable String getTrustedProxies() {
+			return this.trustedProxies;
+		}
+
+		public void setTrustedProxies(@Nullable String trustedProxies) {
+			this.trustedProxies = trustedProxies;
+		}
+
+	}
+
+}

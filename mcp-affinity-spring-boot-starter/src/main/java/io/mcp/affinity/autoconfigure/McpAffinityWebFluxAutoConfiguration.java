@@ -1,0 +1,137 @@
+package io.mcp.affinity.autoconfigure;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.SessionOwnerResolver;
+import io.mcp.affinity.web.McpSessionAffinity;
+import io.mcp.affinity.web.OwnerForwarder;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.ssl.DefaultSslBundleRegistry;
+import org.springframework.boot.ssl.SslBundles;
+import org.springframework.boot.web.server.autoconfigure.ServerProperties;
+import org.springframework.cloud.gateway.config.GatewayProperties;
+import org.springframework.cloud.gateway.config.HttpClientCustomizer;
+import org.springframework.cloud.gateway.config.HttpClientFactory;
+import org.springframework.cloud.gateway.config.HttpClientProperties;
+import org.springframework.cloud.gateway.config.HttpClientSslConfigurer;
+import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
+import org.springframework.cloud.gateway.filter.NettyWriteResponseFilter;
+import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
+import org.springframework.cloud.gateway.filter.headers.RemoveHopByHopHeadersFilter;
+import org.springframework.cloud.gateway.filter.headers.TransferEncodingNormalizationHeadersFilter;
+import org.springframework.cloud.gateway.filter.headers.XForwardedHeadersFilter;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.annotation.AnnotationAwareOrderComparator;
+import org.springframework.core.env.Environment;
+import org.springframework.http.MediaType;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import reactor.netty.http.client.HttpClient;
+
+/**
+ * Auto-configuration of the request path: the {@link McpSessionAffinity} router filter, the {@link OwnerForwarder}
+ * built from Spring Cloud Gateway's server machinery, and the post-processor that applies the filter to Spring AI's
+ * MCP router.
+ * <p>
+ * The forwarder has an HTTP client and filters of its own, configured like the gateway's
+ * ({@code spring.cloud.gateway.server.webflux.httpclient.*}) but never registered as beans: whether the application
+ * uses the gateway, or disabled it, changes nothing.
+ */
+@AutoConfiguration(after = McpAffinityAutoConfiguration.class)
+@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
+@ConditionalOnClass({ NettyRoutingFilter.class, HttpClient.class, RouterFunction.class })
+@ConditionalOnBooleanProperty(name = "mcp.affinity.enabled", matchIfMissing = true)
+@ConditionalOnBean(SessionOwnerResolver.class)
+public final class McpAffinityWebFluxAutoConfiguration {
+
+	/** Router beans of Spring AI's MCP server starter: Streamable HTTP, and the legacy HTTP+SSE transport. */
+	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webFluxStreamableServerRouterFunction",
+			"webfluxSseServerRouterFunction");
+
+	private static final String GATEWAY_HTTP_CLIENT_PREFIX = GatewayProperties.PREFIX + ".httpclient";
+
+	@Bean(defaultCandidate = false)
+	@Qualifier("mcpAffinity")
+	HttpClient mcpAffinityHttpClient(Environment environment, ObjectProvider<ServerProperties> serverProperties,
+			ObjectProvider<SslBundles> sslBundles, ObjectProvider<HttpClientCustomizer> customizers) throws Exception {
+		HttpClientProperties properties = Binder.get(environment)
+			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
+		ServerProperties server = serverProperties.getIfAvailable(ServerProperties::new);
+		HttpClientSslConfigurer ssl = new HttpClientSslConfigurer(properties.getSsl(), server,
+				sslBundles.getIfAvailable(DefaultSslBundleRegistry::new)) {
+		};
+		HttpClientFactory factory = new HttpClientFactory(properties, server, ssl,
+				customizers.orderedStream().toList());
+		factory.afterPropertiesSet();
+		return factory.getObject();
+	}
+
+	@Bean
+	@ConditionalOnMissingBean
+	OwnerForwarder ownerForwarder(@Qualifier("mcpAffinity") HttpClient mcpAffinityHttpClient,
+			InstanceIdentity mcpAffinityInstanceIdentity, McpAffinityProperties properties, Environment environment) {
+		List<HttpHeadersFilter> headersFilters = headersFilters(properties, environment);
+		HttpClientProperties clientProperties = Binder.get(environment)
+			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
+		ObjectProvider<List<HttpHeadersFilter>> headersFiltersProvider = new ObjectProvider<>() {
+
+			@Override
+			public List<HttpHeadersFilter> getObject() {
+				return headersFilters;
+			}
+
+		};
+		NettyRoutingFilter routingFilter = new NettyRoutingFilter(mcpAffinityHttpClient, headersFiltersProvider,
+				clientProperties);
+		List<MediaType> streaming = new ArrayList<>(new GatewayProperties().getStreamingMediaTypes());
+		streaming.add(MediaType.APPLICATION_NDJSON);
+		NettyWriteResponseFilter writeFilter = new NettyWriteResponseFilter(streaming, headersFiltersProvider);
+		return new OwnerForwarder(routingFilter, writeFilter, mcpAffinityInstanceIdentity,
+				properties.getForwarding().getConnectTimeout(), properties.getForwarding().getResponseTimeout());
+	}
+
+	private static List<HttpHeadersFilter> headersFilters(McpAffinityProperties properties, Environment environment) {
+		String trusted = properties.getForwarding().getTrustedProxies();
+		if (trusted == null) {
+			trusted = environment.getProperty(GatewayProperties.PREFIX + ".trusted-proxies", ".*");
+		}
+		List<HttpHeadersFilter> filters = new ArrayList<>(List.of(new RemoveHopByHopHeadersFilter(),
+				new XForwardedHeadersFilter(trusted), new TransferEncodingNormalizationHeadersFilter()));
+		AnnotationAwareOrderComparator.sort(filters);
+		return List.copyOf(filters);
+	}
+
+	@Bean
+	@ConditionalOnMissingBean
+	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder) {
+		return new McpSessionAffinity(sessionOwnerResolver, ownerForwarder);
+	}
+
+	@Bean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.apply-to-mcp-router", matchIfMissing = true)
+	static BeanPostProcessor mcpRouterSessionAffinityPostProcessor(ObjectProvider<McpSessionAffinity> sessionAffinity) {
+		return new BeanPostProcessor() {
+
+			@Override
+			public Object postProcessAfterInitialization(Object bean, String beanName) {
+				if (bean instanceof RouterFunction<?> router && MCP_ROUTER_BEAN_NAMES.contains(beanName)) {
+					return sessionAffinity.getObject().applyTo(router);
+				}
+				return bean;
+			}
+
+		};
+	}
+
+}

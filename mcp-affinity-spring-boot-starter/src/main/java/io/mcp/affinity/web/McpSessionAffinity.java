@@ -1,0 +1,162 @@
+package io.mcp.affinity.web;
+
+import java.util.Objects;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InvalidSessionIdException;
+import io.mcp.affinity.core.OwnerResolution;
+import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.SessionOwnerResolver;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
+import org.springframework.web.reactive.function.server.HandlerFilterFunction;
+import org.springframework.web.reactive.function.server.HandlerFunction;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.ServerRequest;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import reactor.core.publisher.Mono;
+
+/**
+ * Session affinity for an MCP router: every request that carries a session reaches the instance that owns it.
+ * <ul>
+ * <li>No session (initialize, the legacy SSE GET, or any sessionless 2026-07-28 request): the local handler takes it,
+ * untouched and without any store access; a session the local handler creates is claimed for this instance before
+ * the client learns its id.</li>
+ * <li>A session this instance owns: the local handler takes it. A DELETE it accepts ends the ownership, so every
+ * instance answers 404 for the id from then on, whatever the MCP transport does.</li>
+ * <li>A session a live other instance owns: forwarded there (never a second time).</li>
+ * <li>An unknown, ended or stale session: 404 with a JSON-RPC error, so the client re-initializes.</li>
+ * </ul>
+ * Apply it with {@link #applyTo(RouterFunction)} or {@code router.filter(sessionAffinity)}; the starter applies it to
+ * the router Spring AI's MCP server registers.
+ */
+public final class McpSessionAffinity implements HandlerFilterFunction<ServerResponse, ServerResponse> {
+
+	private static final Logger logger = LoggerFactory.getLogger(McpSessionAffinity.class);
+
+	// Set on an exchange once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
+	private static final String FILTERED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".filtered";
+
+	private final SessionOwnerResolver resolver;
+
+	private final OwnerForwarder forwarder;
+
+	/**
+	 * Creates the filter.
+	 * @param resolver decides where a session's requests go
+	 * @param forwarder forwards requests to other instances
+	 */
+	public McpSessionAffinity(SessionOwnerResolver resolver, OwnerForwarder forwarder) {
+		this.resolver = Objects.requireNonNull(resolver, "resolver must not be null");
+		this.forwarder = Objects.requireNonNull(forwarder, "forwarder must not be null");
+	}
+
+	/**
+	 * Returns the router with session affinity applied: the Java form of {@code .withSessionAffinity()}.
+	 * @param <T> the response type of the router
+	 * @param router the MCP router
+	 * @return the filtered router
+	 */
+	@SuppressWarnings("unchecked")
+	public <T extends ServerResponse> RouterFunction<ServerResponse> applyTo(RouterFunction<T> router) {
+		return ((RouterFunction<ServerResponse>) router).filter(this);
+	}
+
+	@Override
+	public Mono<ServerResponse> filter(ServerRequest request, HandlerFunction<ServerResponse> next) {
+		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
+			return next.handle(request);
+		}
+		String header = request.headers().firstHeader(McpHttpHeaders.SESSION_ID);
+		String parameter = request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null);
+		if (header != null && parameter != null && !header.equals(parameter)) {
+			return JsonRpcErrors.CONFLICTING_SESSION_IDS.response();
+		}
+		String raw = (header != null) ? header : parameter;
+		if (raw == null) {
+			return handleSessionless(request, next);
+		}
+		SessionId sessionId;
+		try {
+			sessionId = SessionId.of(raw);
+		}
+		catch (InvalidSessionIdException ex) {
+			logger.debug("RejectedSessionId reason={}", ex.getMessage());
+			return JsonRpcErrors.INVALID_SESSION_ID.response();
+		}
+		return this.resolver.resolve(sessionId).flatMap((resolution) -> route(request, next, sessionId, resolution));
+	}
+
+	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next, SessionId sessionId,
+			OwnerResolution resolution) {
+		return switch (resolution.kind()) {
+			case LOCAL -> handleOwned(request, next, sessionId);
+			case REMOTE -> forward(request, sessionId, Objects.requireNonNull(resolution.owner()));
+			case UNKNOWN, STALE -> JsonRpcErrors.SESSION_NOT_FOUND.response();
+			case UNAVAILABLE -> JsonRpcErrors.STORE_UNAVAILABLE.response();
+		};
+	}
+
+	private Mono<ServerResponse> handleSessionless(ServerRequest request, HandlerFunction<ServerResponse> next) {
+		return next.handle(request).flatMap((response) -> {
+			String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
+			if (created != null) {
+				return claim(created).thenReturn(response);
+			}
+			if (request.method() == HttpMethod.GET && isEventStream(response)) {
+				// Legacy HTTP+SSE: the session id is only in the stream's first event.
+				return Mono.just(new LegacyEndpointClaimingResponse(response, this::claim));
+			}
+			return Mono.just(response);
+		});
+	}
+
+	private Mono<Void> claim(String created) {
+		return Mono.fromCallable(() -> SessionId.of(created))
+			.flatMap(this.resolver::claim)
+			.onErrorResume((ex) -> {
+				logger.warn("SessionClaimFailed: the new session stays usable on this instance only ({})",
+						ex.getMessage());
+				return Mono.empty();
+			})
+			.then();
+	}
+
+	private Mono<ServerResponse> handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
+			SessionId sessionId) {
+		Mono<ServerResponse> handled = next.handle(request);
+		if (request.method() != HttpMethod.DELETE) {
+			return handled;
+		}
+		return handled.flatMap((response) -> response.statusCode().is2xxSuccessful()
+				? this.resolver.release(sessionId).onErrorReturn(false).thenReturn(response) : Mono.just(response));
+	}
+
+	private Mono<ServerResponse> forward(ServerRequest request, SessionId sessionId, InstanceIdentity owner) {
+		if (request.headers().firstHeader(McpHttpHeaders.FORWARDED_BY) != null) {
+			// Already forwarded once, and we do not own it either: the instances disagree. Stop here.
+			logger.debug("ForwardingRefused session={} reason=already-forwarded", sessionId);
+			return JsonRpcErrors.SESSION_NOT_FOUND.response();
+		}
+		logger.debug("ForwardingRequest session={} method={} owner={}", sessionId, request.method(), owner.address());
+		return Mono.just(new ForwardedResponse((exchange) -> this.forwarder.forward(exchange, owner).onErrorResume(
+				(ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isUnreachable(ex),
+				(ex) -> {
+					logger.warn("OwnerUnreachable owner={} session={} ({})", owner.address(), sessionId, ex.getMessage());
+					return this.resolver.releaseUnreachable(sessionId, owner)
+						.onErrorReturn(false)
+						.then(JsonRpcErrors.SESSION_NOT_FOUND.writeTo(exchange.getResponse()));
+				})
+			.onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex),
+					(ex) -> JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse()))));
+	}
+
+	private static boolean isEventStream(ServerResponse response) {
+		@Nullable MediaType contentType = response.headers().getContentType();
+		return contentType != null && MediaType.TEXT_EVENT_STREAM.isCompatibleWith(contentType);
+	}
+
+}
