@@ -33,6 +33,9 @@ public final class InstanceHeartbeat implements AutoCloseable {
 
 	private volatile boolean failing;
 
+	// While start() retries, failures are expected (a first connection) and not worth a warning each.
+	private volatile boolean quiet;
+
 	private @Nullable Disposable ticks;
 
 	/**
@@ -52,13 +55,24 @@ public final class InstanceHeartbeat implements AutoCloseable {
 
 	/**
 	 * Registers this instance now, then keeps renewing it in the background.
-	 * @param timeout how long to wait for the first registration; start-up goes on (degraded) if it fails
+	 * @param timeout how long to keep trying the first registration (the first connection to a store can be slow);
+	 * start-up goes on, degraded, if it never succeeds
 	 */
 	public synchronized void start(Duration timeout) {
 		if (this.ticks != null) {
 			return;
 		}
-		beat().timeout(timeout, Mono.empty()).block();
+		long deadline = System.nanoTime() + timeout.toNanos();
+		this.quiet = true;
+		do {
+			beat().timeout(timeout, Mono.empty()).block();
+		}
+		while (this.failing && System.nanoTime() - deadline < 0 && pause());
+		this.quiet = false;
+		if (this.failing) {
+			logger.warn("DistributedStoreUnavailable: could not register this instance within {}; retrying every {}",
+					timeout, this.interval);
+		}
 		this.ticks = Flux.interval(this.interval, this.interval, Schedulers.parallel())
 			.onBackpressureDrop()
 			.concatMap((tick) -> beat(), 1)
@@ -75,13 +89,24 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			this.failing = false;
 			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
 		}).onErrorResume((ex) -> {
-			if (!this.failing) {
+			if (!this.failing && !this.quiet) {
 				logger.warn("DistributedStoreUnavailable: heartbeat failed ({}); retrying every {}", ex.getMessage(),
 						this.interval);
 			}
 			this.failing = true;
 			return Mono.empty();
 		});
+	}
+
+	private static boolean pause() {
+		try {
+			Thread.sleep(100);
+			return true;
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			return false;
+		}
 	}
 
 	/** Stops the heartbeat and removes this instance from the registry, so its epoch is dead at once. */

@@ -48,6 +48,9 @@ public final class McpAffinityAutoConfiguration {
 
 	static final String ADDRESS_PROPERTY = "mcp.affinity.local-server-address";
 
+	// The first Redis connection of a cold JVM can take a while; start-up waits this long for the registration.
+	private static final Duration FIRST_REGISTRATION_TIMEOUT = Duration.ofSeconds(5);
+
 	@Bean
 	@ConditionalOnMissingBean
 	SessionOwnerResolver sessionOwnerResolver(InstanceIdentity mcpAffinityInstanceIdentity,
@@ -62,7 +65,7 @@ public final class McpAffinityAutoConfiguration {
 		InstanceHeartbeat heartbeat = new InstanceHeartbeat(instanceRegistry, mcpAffinityInstanceIdentity,
 				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
 						? twoTier.republishLocalSessions() : Mono.empty());
-		return new InstanceHeartbeatLifecycle(heartbeat, properties.getRedis().getOperationTimeout().multipliedBy(4));
+		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT);
 	}
 
 	static URI requireAddress(McpAffinityProperties properties) {

@@ -2,17 +2,28 @@ package io.mcp.affinity.core.redis;
 
 import java.time.Duration;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.dao.DataAccessException;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Schedulers;
+import reactor.util.context.Context;
 
 /**
  * Bounds every Redis call: a slow or absent Redis becomes an {@link OwnershipStoreUnavailableException} within the
  * operation timeout, never a stalled request.
  */
 final class RedisCalls {
+
+	// Reactor's per-subscription hook for errors that arrive after cancellation (see Operators.onErrorDropped).
+	private static final String ON_ERROR_DROPPED = "reactor.onErrorDropped.local";
+
+	private static final Logger logger = LoggerFactory.getLogger(RedisCalls.class);
+
+	private static final Consumer<Throwable> LATE_ERROR = (ex) -> logger.debug("Redis call failed after its timeout", ex);
 
 	private final Duration timeout;
 
@@ -30,7 +41,10 @@ final class RedisCalls {
 			.timeout(this.timeout)
 			.onErrorMap((ex) -> ex instanceof TimeoutException || ex instanceof DataAccessException,
 					(ex) -> new OwnershipStoreUnavailableException(
-							"Redis " + operation + " failed: " + ex.getClass().getSimpleName(), ex));
+							"Redis " + operation + " failed: " + ex.getClass().getSimpleName(), ex))
+			// A call abandoned at the timeout may still fail later (a connection attempt that gives up): that error
+			// has nobody left to reach, and is no news, so it is logged at debug instead of Reactor's error log.
+			.contextWrite(Context.of(ON_ERROR_DROPPED, LATE_ERROR));
 	}
 
 }
