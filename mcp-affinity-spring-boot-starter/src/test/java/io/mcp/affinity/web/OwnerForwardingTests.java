@@ -1,0 +1,290 @@
+package io.mcp.affinity.web;
+
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
+import io.mcp.affinity.core.test.TestRedis;
+import io.mcp.affinity.web.RecordingOwner.Received;
+import io.netty.handler.codec.http.HttpHeaders;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.web.server.context.WebServerApplicationContext;
+import org.springframework.context.ConfigurableApplicationContext;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.RouterFunctions;
+import org.springframework.web.reactive.function.server.ServerResponse;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.netty.http.client.HttpClient;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The request path of one real instance (Spring Boot, Reactor Netty, loopback) in front of a recording stand-in for
+ * the owner: what is forwarded, what is kept, what is stripped, and that streams stay streams.
+ */
+class OwnerForwardingTests {
+
+	private static final String SELF_EPOCH = "self-epoch";
+
+	private static final String OWNER_EPOCH = "owner-epoch";
+
+	private final RecordingOwner owner = new RecordingOwner();
+
+	private ConfigurableApplicationContext instance;
+
+	private OwnershipStore store;
+
+	private MapRegistry registry;
+
+	private HttpClient client;
+
+	@BeforeEach
+	void start() {
+		this.instance = new SpringApplicationBuilder(InstanceConfiguration.class)
+			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
+					"spring.main.banner-mode=off")
+			.run();
+		this.store = this.instance.getBean(OwnershipStore.class);
+		this.registry = this.instance.getBean(MapRegistry.class);
+		this.registry.live.put(OWNER_EPOCH,
+				new InstanceIdentity(URI.create("http://127.0.0.1:" + this.owner.port()), OWNER_EPOCH));
+		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		this.client = HttpClient.create().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(10));
+	}
+
+	@AfterEach
+	void stop() {
+		this.instance.close();
+		this.owner.close();
+	}
+
+	private String ownedRemotely() {
+		String session = "remote-" + System.nanoTime();
+		this.store.claim(SessionId.of(session), OWNER_EPOCH).block();
+		return session;
+	}
+
+	@Test
+	void postIsForwardedWithItsBodyQueryAndEndToEndHeadersAndWithoutHopByHopOnes() {
+		String session = ownedRemotely();
+		Response response = this.client
+			.headers((headers) -> headers.set("Mcp-Session-Id", session)
+				.set("MCP-Protocol-Version", "2025-06-18")
+				.set("Authorization", "Bearer secret-token")
+				.set("Content-Type", "application/json")
+				.set("Accept", "application/json, text/event-stream")
+				.set("Proxy-Authorization", "Basic hop")
+				.set("Keep-Alive", "timeout=9")
+				.set("TE", "trailers")
+				.set("Connection", "keep-alive, X-Private-Hop")
+				.set("X-Private-Hop", "drop-me"))
+			.post()
+			.uri("/mcp?trace=1")
+			.send(Mono.just(io.netty.buffer.Unpooled.copiedBuffer("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
+					StandardCharsets.UTF_8)))
+			.responseSingle((res, body) -> body.asString().map((text) -> new Response(res.status().code(),
+					res.responseHeaders().copy(), text)))
+			.block();
+
+		assertThat(response.status()).isEqualTo(200);
+		assertThat(response.body()).isEqualTo("{\"echo\":40}");
+		assertThat(response.headers().get("X-Owner")).isEqualTo("yes");
+		assertThat(response.headers().contains("Keep-Alive")).as("hop-by-hop response header").isFalse();
+
+		assertThat(this.owner.received).hasSize(1);
+		Received forwarded = this.owner.received.get(0);
+		assertThat(forwarded.uri()).isEqualTo("/mcp?trace=1");
+		assertThat(forwarded.body()).isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+		HttpHeaders headers = forwarded.headers();
+		assertThat(headers.get("Authorization")).isEqualTo("Bearer secret-token");
+		assertThat(headers.get("Mcp-Session-Id")).isEqualTo(session);
+		assertThat(headers.get("MCP-Protocol-Version")).isEqualTo("2025-06-18");
+		assertThat(headers.get(McpHttpHeaders.FORWARDED_BY)).isEqualTo(SELF_EPOCH);
+		assertThat(headers.get("X-Forwarded-For")).isEqualTo("127.0.0.1");
+		assertThat(headers.get("X-Forwarded-Proto")).isEqualTo("http");
+		assertThat(headers.contains("X-Forwarded-Host")).isTrue();
+		assertThat(headers.contains("Proxy-Authorization")).isFalse();
+		assertThat(headers.contains("Keep-Alive")).isFalse();
+		assertThat(headers.contains("TE")).isFalse();
+		assertThat(headers.contains("X-Private-Hop")).isFalse();
+	}
+
+	@Test
+	void sseStreamIsRelayedEventByEventAndClosedUpstreamWhenTheClientLeaves() throws InterruptedException {
+		String session = ownedRemotely();
+		List<Long> arrivals = new CopyOnWriteArrayList<>();
+		List<String> events = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session)
+			.set("Accept", "text/event-stream"))
+			.get()
+			.uri("/mcp")
+			.responseContent()
+			.asString()
+			.filter((chunk) -> chunk.contains("event-"))
+			.doOnNext((chunk) -> arrivals.add(System.nanoTime()))
+			.take(3)
+			.collectList()
+			.block(Duration.ofSeconds(10));
+
+		assertThat(String.join("", events)).as("received %s; owner saw %s", events, this.owner.received).contains("event-0").contains("event-1").contains("event-2");
+		assertThat(arrivals).hasSize(3);
+		// Spaced like the owner sent them (300 ms), not delivered in one piece at the end.
+		assertThat(Duration.ofNanos(arrivals.get(2) - arrivals.get(0))).isGreaterThan(Duration.ofMillis(400));
+		// take(3) cancelled the client side: the upstream stream to the owner is closed too.
+		assertThat(this.owner.streamCancelled.await(5, TimeUnit.SECONDS)).isTrue();
+	}
+
+	@Test
+	void unreachableOwnerGets404AndItsEntryIsRemoved() {
+		String session = "gone-" + System.nanoTime();
+		this.registry.live.put("dead-epoch",
+				new InstanceIdentity(URI.create("http://127.0.0.1:" + TestRedis.freePort()), "dead-epoch"));
+		this.store.claim(SessionId.of(session), "dead-epoch").block();
+
+		Response response = post(session, Map.of());
+
+		assertThat(response.status()).isEqualTo(404);
+		assertThat(response.body()).contains("Session not found");
+		assertThat(this.store.findOwner(SessionId.of(session)).blockOptional()).isEmpty();
+	}
+
+	@Test
+	void requestAlreadyForwardedOnceIsNeverForwardedAgain() {
+		String session = ownedRemotely();
+		Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else"));
+		assertThat(response.status()).isEqualTo(404);
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void sessionlessRequestIsHandledLocallyAndSessionsItCreatesAreClaimedHere() {
+		Response response = this.client.post()
+			.uri("/mcp")
+			.send(Mono.empty())
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block();
+		assertThat(response.body()).isEqualTo("local");
+		String created = response.headers().get("Mcp-Session-Id");
+		assertThat(this.store.findOwner(SessionId.of(created)).block()).isEqualTo(SELF_EPOCH);
+		assertThat(post(created, Map.of()).body()).isEqualTo("local");
+	}
+
+	@Test
+	void acceptedDeleteEndsTheSessionHereEvenThoughTheHandlerWouldStillServeIt() {
+		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+		int deleted = this.client.headers((headers) -> headers.set("Mcp-Session-Id", created))
+			.delete()
+			.uri("/mcp")
+			.response()
+			.map((res) -> res.status().code())
+			.block();
+		assertThat(deleted).isEqualTo(200);
+		assertThat(post(created, Map.of()).status()).isEqualTo(404);
+	}
+
+	@Test
+	void malformedSessionIdGets400AndIsNeitherForwardedNorHandled() {
+		Response response = post("bad id", Map.of());
+		assertThat(response.status()).isEqualTo(400);
+		assertThat(response.body()).contains("Invalid session id");
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	private Response post(String session, Map<String, String> extraHeaders) {
+		return this.client.headers((headers) -> {
+			headers.set("Mcp-Session-Id", session);
+			extraHeaders.forEach(headers::set);
+		})
+			.post()
+			.uri("/mcp")
+			.send(Mono.empty())
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block(Duration.ofSeconds(10));
+	}
+
+	record Response(int status, HttpHeaders headers, String body) {
+	}
+
+	/** A registry whose live instances the test sets. */
+	static final class MapRegistry implements InstanceRegistry {
+
+		final Map<String, InstanceIdentity> live = new ConcurrentHashMap<>();
+
+		@Override
+		public Mono<Boolean> heartbeat(InstanceIdentity self) {
+			this.live.put(self.epoch(), self);
+			return Mono.just(false);
+		}
+
+		@Override
+		public Mono<InstanceIdentity> findLive(String epoch) {
+			return Mono.justOrEmpty(this.live.get(epoch));
+		}
+
+		@Override
+		public Flux<InstanceIdentity> liveInstances() {
+			return Flux.fromIterable(this.live.values());
+		}
+
+		@Override
+		public Mono<Void> deregister(InstanceIdentity self) {
+			return Mono.fromRunnable(() -> this.live.remove(self.epoch()));
+		}
+
+	}
+
+	@Configuration(proxyBeanMethods = false)
+	@EnableAutoConfiguration
+	static class InstanceConfiguration {
+
+		@Bean
+		InstanceIdentity instanceIdentity() {
+			return new InstanceIdentity(URI.create("http://127.0.0.1:1"), SELF_EPOCH);
+		}
+
+		@Bean
+		OwnershipStore ownershipStore() {
+			return new InMemoryOwnershipStore();
+		}
+
+		@Bean
+		MapRegistry instanceRegistry() {
+			return new MapRegistry();
+		}
+
+		// Stands in for the MCP transport: mints a session on a sessionless POST, and (like Spring AI 2.0's WebFlux
+		// transport) keeps answering a session after accepting its DELETE.
+		@Bean
+		RouterFunction<ServerResponse> webFluxStreamableServerRouterFunction() {
+			return RouterFunctions.route()
+				.POST("/mcp", (request) -> request.headers().firstHeader("Mcp-Session-Id") == null
+						? ServerResponse.ok().header("Mcp-Session-Id", "new-" + System.nanoTime()).bodyValue("local")
+						: ServerResponse.ok().bodyValue("local"))
+				.GET("/mcp", (request) -> ServerResponse.ok().bodyValue("local stream"))
+				.DELETE("/mcp", (request) -> ServerResponse.ok().build())
+				.build();
+		}
+
+	}
+
+}

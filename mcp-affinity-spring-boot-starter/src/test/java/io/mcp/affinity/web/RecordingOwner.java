@@ -1,0 +1,65 @@
+package io.mcp.affinity.web;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+
+import io.netty.handler.codec.http.HttpHeaders;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.netty.DisposableServer;
+import reactor.netty.http.server.HttpServer;
+
+/**
+ * Stands in for the owning instance, on loopback: records every request it receives (headers and body), answers
+ * POST with JSON and a header or two, and answers GET with an SSE stream of three events 300 ms apart.
+ */
+final class RecordingOwner implements AutoCloseable {
+
+	final List<Received> received = new CopyOnWriteArrayList<>();
+
+	final CountDownLatch streamCancelled = new CountDownLatch(1);
+
+	private final DisposableServer server;
+
+	RecordingOwner() {
+		this.server = HttpServer.create().host("127.0.0.1").port(0).route((routes) -> routes
+			.post("/mcp", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
+				.defaultIfEmpty("")
+				.flatMap((body) -> {
+					this.received.add(new Received(request.method().name(), request.uri(), request.requestHeaders().copy(), body));
+					return response.status(200)
+						.header("Content-Type", "application/json")
+						.header("X-Owner", "yes")
+						.header("Keep-Alive", "timeout=5")
+						.sendString(Mono.just("{\"echo\":" + body.length() + "}"))
+						.then();
+				}))
+			.get("/mcp", (request, response) -> {
+				this.received.add(new Received("GET", request.uri(), request.requestHeaders().copy(), ""));
+				return response.status(200)
+					.header("Content-Type", "text/event-stream")
+					.sendString(Flux.interval(Duration.ofMillis(300))
+						.take(3)
+						.map((i) -> "data: event-" + i + "\n\n")
+						.concatWith(Flux.never())
+						.doOnCancel(this.streamCancelled::countDown), StandardCharsets.UTF_8)
+					.then();
+			})).bindNow();
+	}
+
+	int port() {
+		return this.server.port();
+	}
+
+	@Override
+	public void close() {
+		this.server.disposeNow();
+	}
+
+	record Received(String method, String uri, HttpHeaders headers, String body) {
+	}
+
+}
