@@ -70,8 +70,8 @@ public final class InstanceHeartbeat implements AutoCloseable {
 		while (this.failing && System.nanoTime() - deadline < 0 && pause());
 		this.quiet = false;
 		if (this.failing) {
-			logger.warn("DistributedStoreUnavailable: could not register this instance within {}; retrying every {}",
-					timeout, this.interval);
+			logger.warn("HeartbeatFailed: could not register this instance within {}; retrying every {}", timeout,
+					this.interval);
 		}
 		this.ticks = Flux.interval(this.interval, this.interval, Schedulers.parallel())
 			.onBackpressureDrop()
@@ -90,7 +90,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
 		}).onErrorResume((ex) -> {
 			if (!this.failing && !this.quiet) {
-				logger.warn("DistributedStoreUnavailable: heartbeat failed ({}); retrying every {}", ex.getMessage(),
+				logger.warn("HeartbeatFailed: the registry did not answer ({}); retrying every {}", ex.getMessage(),
 						this.interval);
 			}
 			this.failing = true;
@@ -107,6 +107,11 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			Thread.currentThread().interrupt();
 			return false;
 		}
+	}
+
+	/** Whether the last heartbeat reached the registry. */
+	public boolean isHealthy() {
+		return !this.failing;
 	}
 
 	/** Stops the heartbeat and removes this instance from the registry, so its epoch is dead at once. */

@@ -3,6 +3,8 @@ package io.mcp.affinity.core;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 import com.github.benmanes.caffeine.cache.Cache;
@@ -56,6 +58,20 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	private final AtomicBoolean degraded = new AtomicBoolean();
 
 	private volatile long l2RetryAt;
+
+	private final LongAdder l1Hits = new LongAdder();
+
+	private final LongAdder l2Hits = new LongAdder();
+
+	private final LongAdder l2Misses = new LongAdder();
+
+	private final LongAdder l2LookupErrors = new LongAdder();
+
+	private final LongAdder l2Errors = new LongAdder();
+
+	private final AtomicLong degradedNanos = new AtomicLong();
+
+	private volatile long degradedSince;
 
 	/**
 	 * Creates a store with the defaults, shortened where {@code timeToLive} needs it.
@@ -123,10 +139,13 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	public Mono<String> findOwner(SessionId sessionId) {
 		Entry entry = this.l1.getIfPresent(sessionId.value());
 		if (entry != null) {
+			this.l1Hits.increment();
 			return entry.released ? Mono.empty() : Mono.just(entry.owner);
 		}
-		return callL2(() -> this.l2.findOwner(sessionId))
-			.doOnNext((owner) -> remember(sessionId, owner, System.nanoTime()));
+		return callL2(() -> this.l2.findOwner(sessionId)).doOnNext((owner) -> {
+			this.l2Hits.increment();
+			remember(sessionId, owner, System.nanoTime());
+		}).switchIfEmpty(Mono.fromRunnable(this.l2Misses::increment)).doOnError((ex) -> this.l2LookupErrors.increment());
 	}
 
 	@Override
@@ -173,8 +192,12 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			.flatMap((e) -> republish(e.getKey(), e.getValue()), 16)
 			.count()
 			.doOnNext((count) -> {
-				if (this.degraded.compareAndSet(true, false) || count > 0) {
+				if (this.degraded.compareAndSet(true, false)) {
+					this.degradedNanos.addAndGet(System.nanoTime() - this.degradedSince);
 					logger.info("DistributedStoreRecovered republished={}", count);
+				}
+				else if (count > 0) {
+					logger.info("DistributedStoreRepublished republished={}", count);
 				}
 			});
 	}
@@ -197,7 +220,37 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		return this.degraded.get();
 	}
 
-	/** How many sessions this instance owns, as held in L1. */
+	/**
+	 * Counters since start-up, for metrics.
+	 * @return a snapshot
+	 */
+	public Statistics statistics() {
+		long degradedTotal = this.degradedNanos.get();
+		if (this.degraded.get()) {
+			degradedTotal += System.nanoTime() - this.degradedSince;
+		}
+		return new Statistics(this.l1Hits.sum(), this.l2Hits.sum(), this.l2Misses.sum(), this.l2LookupErrors.sum(),
+				this.l2Errors.sum(), Duration.ofNanos(degradedTotal));
+	}
+
+	/**
+	 * Counters of a two-tier store since start-up.
+	 *
+	 * @param l1Hits look-ups answered by L1
+	 * @param l2Hits look-ups L1 missed and the L2 answered with an owner
+	 * @param l2Misses look-ups neither tier knew
+	 * @param l2LookupErrors look-ups the L2 failed to answer
+	 * @param l2Errors failed or skipped L2 calls of any kind (look-up, claim, refresh, release)
+	 * @param degradedTime total time spent degraded
+	 */
+	public record Statistics(long l1Hits, long l2Hits, long l2Misses, long l2LookupErrors, long l2Errors,
+			Duration degradedTime) {
+	}
+
+	/**
+	 * How many sessions this instance owns, as held in L1. Counts by walking L1: meant for a metrics scrape, not
+	 * for the request path.
+	 */
 	public long localSessionCount() {
 		return this.l1.asMap().values().stream().filter((e) -> e.local && !e.released).count();
 	}
@@ -212,8 +265,10 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	}
 
 	private void l2Failed(OwnershipStoreUnavailableException ex) {
+		this.l2Errors.increment();
 		this.l2RetryAt = System.nanoTime() + this.retryBackoffNanos;
 		if (this.degraded.compareAndSet(false, true)) {
+			this.degradedSince = System.nanoTime();
 			logger.warn("DistributedStoreUnavailable: serving sessions owned here from L1 until the store is back ({})",
 					ex.getMessage());
 		}

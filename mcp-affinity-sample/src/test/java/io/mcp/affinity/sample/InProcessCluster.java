@@ -23,14 +23,17 @@ final class InProcessCluster implements AutoCloseable {
 	private final RoundRobinFrontDoor frontDoor;
 
 	InProcessCluster(int size, String... extraProperties) {
+		this(size, TestRedis.shared().host(), TestRedis.shared().port(), extraProperties);
+	}
+
+	InProcessCluster(int size, String redisHost, int redisPort, String... extraProperties) {
 		String keyPrefix = TestRedis.uniquePrefix();
-		TestRedis redis = TestRedis.shared();
 		for (int i = 0; i < size; i++) {
 			int port = TestRedis.freePort();
 			URI address = URI.create("http://127.0.0.1:" + port);
 			List<String> args = new ArrayList<>(List.of("--server.port=" + port, "--server.address=127.0.0.1",
-					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redis.host(),
-					"--spring.data.redis.port=" + redis.port(), "--mcp.affinity.redis.key-prefix=" + keyPrefix,
+					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redisHost,
+					"--spring.data.redis.port=" + redisPort, "--mcp.affinity.redis.key-prefix=" + keyPrefix,
 					"--mcp.affinity.heartbeat.interval=500ms", "--mcp.affinity.heartbeat.time-to-live=3s",
 					"--mcp.affinity.heartbeat.liveness-cache-time=500ms", "--spring.main.banner-mode=off",
 					"--spring.ai.mcp.server.streamable-http.keep-alive-interval=1s"));
@@ -39,6 +42,10 @@ final class InProcessCluster implements AutoCloseable {
 			this.addresses.add(address);
 		}
 		this.frontDoor = new RoundRobinFrontDoor(0, this.addresses);
+	}
+
+	ConfigurableApplicationContext instance(int index) {
+		return this.instances.get(index);
 	}
 
 	URI frontDoor() {

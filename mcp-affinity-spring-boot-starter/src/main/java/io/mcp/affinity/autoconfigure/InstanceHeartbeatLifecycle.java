@@ -43,6 +43,11 @@ public final class InstanceHeartbeatLifecycle implements SmartLifecycle {
 		return this.running;
 	}
 
+	/** Whether the registry answered the last heartbeat. */
+	public boolean isRegistryReachable() {
+		return this.heartbeat.isHealthy();
+	}
+
 	@Override
 	public int getPhase() {
 		return PHASE;

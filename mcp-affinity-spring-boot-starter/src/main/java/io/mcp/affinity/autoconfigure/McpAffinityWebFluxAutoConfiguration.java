@@ -8,6 +8,7 @@ import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
+import io.mcp.affinity.web.RoutingObserver;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -114,8 +115,10 @@ public final class McpAffinityWebFluxAutoConfiguration {
 
 	@Bean
 	@ConditionalOnMissingBean
-	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder) {
-		return new McpSessionAffinity(sessionOwnerResolver, ownerForwarder);
+	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder,
+			ObjectProvider<RoutingObserver> routingObserver) {
+		return new McpSessionAffinity(sessionOwnerResolver, ownerForwarder,
+				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
 	}
 
 	@Bean

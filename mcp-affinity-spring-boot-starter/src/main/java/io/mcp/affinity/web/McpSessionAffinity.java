@@ -1,12 +1,18 @@
 package io.mcp.affinity.web;
 
+import java.time.Duration;
 import java.util.Objects;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InvalidSessionIdException;
 import io.mcp.affinity.core.OwnerResolution;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.SessionOwnerResolver;
+import io.mcp.affinity.web.RoutingObserver.Decision;
+import io.mcp.affinity.web.RoutingObserver.ForwardOutcome;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -17,6 +23,7 @@ import org.springframework.web.reactive.function.server.HandlerFunction;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
+import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 
 /**
@@ -44,14 +51,33 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private final OwnerForwarder forwarder;
 
+	private final RoutingObserver observer;
+
+	// Owners already reported unreachable: one warning per owner and outage, not one per request.
+	private final Cache<String, Boolean> reportedUnreachable = Caffeine.newBuilder()
+		.expireAfterWrite(Duration.ofMinutes(1))
+		.maximumSize(1_000)
+		.build();
+
 	/**
 	 * Creates the filter.
 	 * @param resolver decides where a session's requests go
 	 * @param forwarder forwards requests to other instances
 	 */
 	public McpSessionAffinity(SessionOwnerResolver resolver, OwnerForwarder forwarder) {
+		this(resolver, forwarder, RoutingObserver.NONE);
+	}
+
+	/**
+	 * Creates the filter.
+	 * @param resolver decides where a session's requests go
+	 * @param forwarder forwards requests to other instances
+	 * @param observer hears every decision, for metrics
+	 */
+	public McpSessionAffinity(SessionOwnerResolver resolver, OwnerForwarder forwarder, RoutingObserver observer) {
 		this.resolver = Objects.requireNonNull(resolver, "resolver must not be null");
 		this.forwarder = Objects.requireNonNull(forwarder, "forwarder must not be null");
+		this.observer = Objects.requireNonNull(observer, "observer must not be null");
 	}
 
 	/**
@@ -73,10 +99,12 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		String header = request.headers().firstHeader(McpHttpHeaders.SESSION_ID);
 		String parameter = request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null);
 		if (header != null && parameter != null && !header.equals(parameter)) {
+			this.observer.routed(Decision.INVALID);
 			return JsonRpcErrors.CONFLICTING_SESSION_IDS.response();
 		}
 		String raw = (header != null) ? header : parameter;
 		if (raw == null) {
+			this.observer.routed(Decision.SESSIONLESS);
 			return handleSessionless(request, next);
 		}
 		SessionId sessionId;
@@ -85,6 +113,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		}
 		catch (InvalidSessionIdException ex) {
 			logger.debug("RejectedSessionId reason={}", ex.getMessage());
+			this.observer.routed(Decision.INVALID);
 			return JsonRpcErrors.INVALID_SESSION_ID.response();
 		}
 		return this.resolver.resolve(sessionId).flatMap((resolution) -> route(request, next, sessionId, resolution));
@@ -93,11 +122,23 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next, SessionId sessionId,
 			OwnerResolution resolution) {
 		return switch (resolution.kind()) {
-			case LOCAL -> handleOwned(request, next, sessionId);
+			case LOCAL -> {
+				this.observer.routed(Decision.LOCAL);
+				yield handleOwned(request, next, sessionId);
+			}
 			case REMOTE -> forward(request, sessionId, Objects.requireNonNull(resolution.owner()));
-			case UNKNOWN, STALE -> JsonRpcErrors.SESSION_NOT_FOUND.response();
-			case UNAVAILABLE -> JsonRpcErrors.STORE_UNAVAILABLE.response();
+			case UNKNOWN -> notFound(Decision.NOT_FOUND);
+			case STALE -> notFound(Decision.STALE);
+			case UNAVAILABLE -> {
+				this.observer.routed(Decision.UNAVAILABLE);
+				yield JsonRpcErrors.STORE_UNAVAILABLE.response();
+			}
 		};
+	}
+
+	private Mono<ServerResponse> notFound(Decision decision) {
+		this.observer.routed(decision);
+		return JsonRpcErrors.SESSION_NOT_FOUND.response();
 	}
 
 	private Mono<ServerResponse> handleSessionless(ServerRequest request, HandlerFunction<ServerResponse> next) {
@@ -139,19 +180,31 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.headers().firstHeader(McpHttpHeaders.FORWARDED_BY) != null) {
 			// Already forwarded once, and we do not own it either: the instances disagree. Stop here.
 			logger.debug("ForwardingRefused session={} reason=already-forwarded", sessionId);
-			return JsonRpcErrors.SESSION_NOT_FOUND.response();
+			return notFound(Decision.NOT_FOUND);
 		}
+		this.observer.routed(Decision.FORWARDED);
 		logger.debug("ForwardingRequest session={} method={} owner={}", sessionId, request.method(), owner.address());
-		return Mono.just(new ForwardedResponse((exchange) -> this.forwarder.forward(exchange, owner).onErrorResume(
-				(ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isUnreachable(ex),
-				(ex) -> {
-					logger.warn("OwnerUnreachable owner={} session={} ({})", owner.address(), sessionId, ex.getMessage());
-					return this.resolver.releaseUnreachable(sessionId, owner)
-						.onErrorReturn(false)
-						.then(JsonRpcErrors.SESSION_NOT_FOUND.writeTo(exchange.getResponse()));
-				})
-			.onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex),
-					(ex) -> JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse()))));
+		return Mono.just(new ForwardedResponse((exchange) -> relay(exchange, sessionId, owner)));
+	}
+
+	private Mono<Void> relay(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner) {
+		long start = System.nanoTime();
+		return this.forwarder.forward(exchange, owner, () -> {
+			this.observer.forwarded(ForwardOutcome.SUCCESS, System.nanoTime() - start);
+			this.reportedUnreachable.invalidate(owner.epoch());
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isUnreachable(ex), (ex) -> {
+			this.observer.forwarded(ForwardOutcome.UNREACHABLE, System.nanoTime() - start);
+			if (this.reportedUnreachable.asMap().putIfAbsent(owner.epoch(), Boolean.TRUE) == null) {
+				logger.warn("OwnerUnreachable owner={} ({}); its sessions get 404 and re-initialize", owner.address(),
+						ex.getMessage());
+			}
+			return this.resolver.releaseUnreachable(sessionId, owner)
+				.onErrorReturn(false)
+				.then(JsonRpcErrors.SESSION_NOT_FOUND.writeTo(exchange.getResponse()));
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex), (ex) -> {
+			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
+			return JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse());
+		}).doOnError((ex) -> this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start));
 	}
 
 	private static boolean isEventStream(ServerResponse response) {

@@ -67,10 +67,11 @@ public final class OwnerForwarder {
 	 * Forwards the exchange to the owner and streams the owner's response back.
 	 * @param exchange the exchange, with nothing read from its body and nothing written to its response
 	 * @param owner the owning instance
+	 * @param onResponseHeaders called when the owner's response headers have arrived, before the body is relayed
 	 * @return completion when the whole response has been relayed; {@link ConnectException} (or a subclass) when the
 	 * owner could not be reached, a 504 {@link ResponseStatusException} when it sent no headers in time
 	 */
-	public Mono<Void> forward(ServerWebExchange exchange, InstanceIdentity owner) {
+	public Mono<Void> forward(ServerWebExchange exchange, InstanceIdentity owner, Runnable onResponseHeaders) {
 		URI incoming = exchange.getRequest().getURI();
 		URI target = UriComponentsBuilder.fromUri(incoming)
 			.scheme(owner.address().getScheme())
@@ -85,8 +86,9 @@ public final class OwnerForwarder {
 		boolean stream = HttpMethod.GET.equals(exchange.getRequest().getMethod());
 		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
 		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REQUEST_URL_ATTR, target);
+		// The routing filter calls its chain once the owner's headers are in; the write filter then relays the body.
 		return this.writeFilter.filter(forwarded,
-				(written) -> this.routingFilter.filter(written, (routed) -> Mono.empty()));
+				(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
 	}
 
 	private Route route(URI owner, boolean stream) {
