@@ -187,19 +187,31 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	 */
 	public Mono<Long> republishLocalSessions() {
 		this.l2RetryAt = 0;
+		return republishAll(endOutage());
+	}
+
+	private Mono<Long> republishAll(boolean afterOutage) {
 		return Flux.fromIterable(this.l1.asMap().entrySet())
 			.filter((e) -> e.getValue().local && !e.getValue().released)
 			.flatMap((e) -> republish(e.getKey(), e.getValue()), 16)
 			.count()
 			.doOnNext((count) -> {
-				if (this.degraded.compareAndSet(true, false)) {
-					this.degradedNanos.addAndGet(System.nanoTime() - this.degradedSince);
+				if (afterOutage) {
 					logger.info("DistributedStoreRecovered republished={}", count);
 				}
 				else if (count > 0) {
 					logger.info("DistributedStoreRepublished republished={}", count);
 				}
 			});
+	}
+
+	// Whether this call ended an outage (only one caller wins).
+	private boolean endOutage() {
+		if (this.degraded.compareAndSet(true, false)) {
+			this.degradedNanos.addAndGet(System.nanoTime() - this.degradedSince);
+			return true;
+		}
+		return false;
 	}
 
 	private Mono<String> republish(String id, Entry entry) {
@@ -260,8 +272,18 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			if (this.l2RetryAt != 0 && System.nanoTime() - this.l2RetryAt < 0) {
 				return Mono.error(new OwnershipStoreUnavailableException("L2 failed recently; retrying after back-off", null));
 			}
-			return call.get().doOnError(OwnershipStoreUnavailableException.class, this::l2Failed);
+			return call.get()
+				.doOnError(OwnershipStoreUnavailableException.class, this::l2Failed)
+				.doOnSuccess((result) -> l2Answered());
 		});
+	}
+
+	// The first answer after a failure ends the outage: what was held here while it lasted is published now, not at
+	// the next heartbeat.
+	private void l2Answered() {
+		if (this.degraded.get() && endOutage()) {
+			republishAll(true).subscribe(null, (ex) -> logger.debug("Republishing failed", ex));
+		}
 	}
 
 	private void l2Failed(OwnershipStoreUnavailableException ex) {

@@ -112,8 +112,11 @@ public final class McpAffinityAutoConfiguration {
 				@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
 				McpAffinityProperties properties) {
 			Duration timeToLive = properties.getOwnershipTimeToLive();
+			// Redis keeps an entry one refresh interval longer than ownership lasts: the owner slides it at most once
+			// per interval, and a session idle for less than the time-to-live must not vanish from Redis first.
 			RedisOwnershipStore redis = new RedisOwnershipStore(mcpAffinityRedisTemplate,
-					properties.getRedis().getKeyPrefix(), timeToLive, properties.getRedis().getOperationTimeout());
+					properties.getRedis().getKeyPrefix(), timeToLive.plus(properties.getRefreshInterval()),
+					properties.getRedis().getOperationTimeout());
 			try {
 				return new TwoTierOwnershipStore(mcpAffinityInstanceIdentity.epoch(), redis, timeToLive,
 						properties.getL1().getTimeToLive(), properties.getL1().getMaximumSize(),

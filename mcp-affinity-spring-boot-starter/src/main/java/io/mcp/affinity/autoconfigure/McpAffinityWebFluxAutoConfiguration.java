@@ -9,6 +9,7 @@ import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
 import io.mcp.affinity.web.RoutingObserver;
+import io.micrometer.observation.ObservationRegistry;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -33,6 +34,8 @@ import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.RemoveHopByHopHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.TransferEncodingNormalizationHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.XForwardedHeadersFilter;
+import org.springframework.cloud.gateway.filter.headers.observation.ObservedRequestHttpHeadersFilter;
+import org.springframework.cloud.gateway.filter.headers.observation.ObservedResponseHttpHeadersFilter;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.annotation.AnnotationAwareOrderComparator;
 import org.springframework.core.env.Environment;
@@ -81,8 +84,10 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@Bean
 	@ConditionalOnMissingBean
 	OwnerForwarder ownerForwarder(@Qualifier("mcpAffinity") HttpClient mcpAffinityHttpClient,
-			InstanceIdentity mcpAffinityInstanceIdentity, McpAffinityProperties properties, Environment environment) {
-		List<HttpHeadersFilter> headersFilters = headersFilters(properties, environment);
+			InstanceIdentity mcpAffinityInstanceIdentity, McpAffinityProperties properties, Environment environment,
+			ObjectProvider<ObservationRegistry> observationRegistry) {
+		List<HttpHeadersFilter> headersFilters = headersFilters(properties, environment,
+				observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP));
 		HttpClientProperties clientProperties = Binder.get(environment)
 			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
 		ObjectProvider<List<HttpHeadersFilter>> headersFiltersProvider = new ObjectProvider<>() {
@@ -102,13 +107,20 @@ public final class McpAffinityWebFluxAutoConfiguration {
 				properties.getForwarding().getConnectTimeout(), properties.getForwarding().getResponseTimeout());
 	}
 
-	private static List<HttpHeadersFilter> headersFilters(McpAffinityProperties properties, Environment environment) {
+	private static List<HttpHeadersFilter> headersFilters(McpAffinityProperties properties, Environment environment,
+			ObservationRegistry observationRegistry) {
 		String trusted = properties.getForwarding().getTrustedProxies();
 		if (trusted == null) {
 			trusted = environment.getProperty(GatewayProperties.PREFIX + ".trusted-proxies", ".*");
 		}
 		List<HttpHeadersFilter> filters = new ArrayList<>(List.of(new RemoveHopByHopHeadersFilter(),
 				new XForwardedHeadersFilter(trusted), new TransferEncodingNormalizationHeadersFilter()));
+		if (!observationRegistry.isNoop()) {
+			// A client observation per forward, child of the server's: with tracing, the gateway's propagating
+			// handler writes the trace headers, so one trace spans both instances.
+			filters.add(new ObservedRequestHttpHeadersFilter(observationRegistry));
+			filters.add(new ObservedResponseHttpHeadersFilter());
+		}
 		AnnotationAwareOrderComparator.sort(filters);
 		return List.copyOf(filters);
 	}

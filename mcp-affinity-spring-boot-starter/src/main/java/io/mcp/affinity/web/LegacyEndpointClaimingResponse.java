@@ -75,7 +75,8 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 
 	private final class Claiming extends ServerHttpResponseDecorator {
 
-		private volatile boolean claimed;
+		// The endpoint event is the stream's first: once the first chunk has been looked at, the rest passes as is.
+		private volatile boolean inspected;
 
 		Claiming(ServerHttpResponse delegate) {
 			super(delegate);
@@ -93,15 +94,15 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 		}
 
 		private Mono<DataBuffer> claimIfAnnounced(DataBuffer buffer) {
-			if (this.claimed) {
+			if (this.inspected) {
 				return Mono.just(buffer);
 			}
 			String session = announcedSession(buffer.toString(buffer.readPosition(), buffer.readableByteCount(),
 					StandardCharsets.UTF_8));
+			this.inspected = true;
 			if (session == null) {
 				return Mono.just(buffer);
 			}
-			this.claimed = true;
 			return LegacyEndpointClaimingResponse.this.claim.apply(session).thenReturn(buffer);
 		}
 

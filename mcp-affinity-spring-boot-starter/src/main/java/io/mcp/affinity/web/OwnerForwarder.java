@@ -1,6 +1,7 @@
 package io.mcp.affinity.web;
 
 import java.net.ConnectException;
+import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.Objects;
@@ -87,8 +88,12 @@ public final class OwnerForwarder {
 		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
 		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REQUEST_URL_ATTR, target);
 		// The routing filter calls its chain once the owner's headers are in; the write filter then relays the body.
-		return this.writeFilter.filter(forwarded,
-				(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
+		return Mono.deferContextual((context) -> {
+			// Where the gateway's observation header filter finds the server observation, to continue its trace.
+			forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REACTOR_CONTEXT_ATTR, context);
+			return this.writeFilter.filter(forwarded,
+					(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
+		});
 	}
 
 	private Route route(URI owner, boolean stream) {
@@ -110,7 +115,7 @@ public final class OwnerForwarder {
 	 */
 	public static boolean isUnreachable(Throwable error) {
 		for (Throwable t = error; t != null; t = t.getCause()) {
-			if (t instanceof ConnectException) {
+			if (t instanceof ConnectException || t instanceof NoRouteToHostException) {
 				return true;
 			}
 		}

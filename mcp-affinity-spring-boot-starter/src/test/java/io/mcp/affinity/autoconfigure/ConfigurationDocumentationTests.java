@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** docs/configuration.md names every property in the generated configuration metadata, and no other. */
 class ConfigurationDocumentationTests {
 
-	private static final Pattern DOCUMENTED = Pattern.compile("^\\| `(mcp\\.affinity\\.[a-z0-9.-]+)` \\|",
+	private static final Pattern DOCUMENTED = Pattern.compile("^\\| `((?:mcp\\.affinity|management\\.endpoint\\.mcpaffinity)\\.[a-z0-9.-]+)` \\|",
 			Pattern.MULTILINE);
 
 	@Test

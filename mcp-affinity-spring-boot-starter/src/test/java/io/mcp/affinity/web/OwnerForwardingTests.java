@@ -59,7 +59,7 @@ class OwnerForwardingTests {
 	void start() {
 		this.instance = new SpringApplicationBuilder(InstanceConfiguration.class)
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
-					"spring.main.banner-mode=off")
+					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0")
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
@@ -148,6 +148,20 @@ class OwnerForwardingTests {
 		assertThat(Duration.ofNanos(arrivals.get(2) - arrivals.get(0))).isGreaterThan(Duration.ofMillis(400));
 		// take(3) cancelled the client side: the upstream stream to the owner is closed too.
 		assertThat(this.owner.streamCancelled.await(5, TimeUnit.SECONDS)).isTrue();
+	}
+
+	@Test
+	void theForwardContinuesTheTraceOfTheIncomingRequest() {
+		String session = ownedRemotely();
+		String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+		String incoming = "00-" + traceId + "-00f067aa0ba902b7-01";
+		post(session, Map.of("traceparent", incoming));
+
+		assertThat(this.owner.received).hasSize(1);
+		String forwarded = this.owner.received.get(0).headers().get("traceparent");
+		assertThat(forwarded).as("traceparent at the owner").isNotNull().startsWith("00-" + traceId + "-");
+		// A span of this instance in between: same trace, another parent.
+		assertThat(forwarded).isNotEqualTo(incoming);
 	}
 
 	@Test
