@@ -5,6 +5,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 import com.github.benmanes.caffeine.cache.Cache;
@@ -72,6 +73,8 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	private final AtomicLong degradedNanos = new AtomicLong();
 
 	private volatile long degradedSince;
+
+	private Function<SessionId, Mono<Void>> invalidationPublisher = (sessionId) -> Mono.empty();
 
 	/**
 	 * Creates a store with the defaults, shortened where {@code timeToLive} needs it.
@@ -176,9 +179,42 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			this.l1.put(sessionId.value(), Entry.released(ownerEpoch));
 		}
 		return callL2(() -> this.l2.release(sessionId, ownerEpoch))
+			.flatMap((removed) -> removed ? this.invalidationPublisher.apply(sessionId).thenReturn(true)
+					: Mono.just(false))
 			.map((removed) -> removed || removedHere)
 			.onErrorResume(OwnershipStoreUnavailableException.class,
 					(ex) -> local ? Mono.just(removedHere) : Mono.error(ex));
+	}
+
+	/**
+	 * Sets how other instances learn that a session's ownership ended here, so they drop their L1 copy (see
+	 * {@link #evictFromL1(String)}); by default they are not told and their copy lives out its L1 time-to-live.
+	 * @param invalidationPublisher called after an entry was removed from the L2
+	 */
+	public void setInvalidationPublisher(Function<SessionId, Mono<Void>> invalidationPublisher) {
+		this.invalidationPublisher = Objects.requireNonNull(invalidationPublisher, "invalidationPublisher must not be null");
+	}
+
+	/**
+	 * Drops the cached copy of a session another instance owned, because its ownership ended. Sessions this instance
+	 * owns, and its tombstones, are not touched: this instance knows better.
+	 * @param sessionId the raw session id
+	 */
+	public void evictFromL1(String sessionId) {
+		this.l1.asMap().computeIfPresent(sessionId, (id, entry) -> entry.local ? entry : null);
+	}
+
+	/**
+	 * Ends the ownership of every session this instance owns, on shutdown: other instances then answer 404 for them
+	 * at once (and re-initialize the clients elsewhere) instead of timing out on a stopped instance.
+	 * @return how many entries were released
+	 */
+	public Mono<Long> releaseLocalSessions() {
+		return Flux.fromIterable(this.l1.asMap().entrySet())
+			.filter((e) -> e.getValue().local && !e.getValue().released)
+			.flatMap((e) -> release(SessionId.of(e.getKey()), e.getValue().owner).onErrorReturn(false), 16)
+			.filter(Boolean::booleanValue)
+			.count();
 	}
 
 	/**

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 
+import io.mcp.affinity.autoconfigure.InstanceHeartbeatLifecycle;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -71,6 +72,18 @@ final class InProcessCluster implements AutoCloseable {
 	void killWebServer(int index) {
 		((WebServerApplicationContext) this.instances.get(index)).getWebServer().stop();
 		this.frontDoor.exclude(index);
+	}
+
+	/**
+	 * Runs an instance's shutdown sequence: its web server stops, then mcp-affinity's lifecycle releases what it owns
+	 * and deregisters, as on context close. (Closing the whole context here would also dispose the Reactor Netty
+	 * resources that all instances of this JVM share.)
+	 */
+	void stopGracefully(int index) {
+		this.frontDoor.exclude(index);
+		ConfigurableApplicationContext instance = this.instances.get(index);
+		((WebServerApplicationContext) instance).getWebServer().stop();
+		instance.getBean(InstanceHeartbeatLifecycle.class).stop();
 	}
 
 	@Override

@@ -16,6 +16,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.sample.McpClients.Client;
 import io.mcp.affinity.sample.McpClients.Progress;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor.Routed;
@@ -199,6 +201,27 @@ class ThreeInstanceClusterTests {
 
 	@Test
 	@Order(7)
+	void anInstanceShutDownGracefullyReleasesItsSessionsSoTheOthersAnswer404AtOnce() throws Exception {
+		int leaving = 2;
+		Set<String> held = new HashSet<>();
+		for (int i = 0; i < 3; i++) {
+			held.add(rawInitialize(this.cluster.addresses().get(leaving)));
+		}
+
+		this.cluster.stopGracefully(leaving);
+
+		OwnershipStore survivorStore = this.cluster.instance(0).getBean(OwnershipStore.class);
+		for (String session : held) {
+			assertThat(survivorStore.findOwner(SessionId.of(session)).blockOptional()).as("entry of a released session")
+				.isEmpty();
+			HttpResponse<String> response = post(this.cluster.addresses().get(0), session,
+					"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}");
+			assertThat(response.statusCode()).isEqualTo(404);
+		}
+	}
+
+	@Test
+	@Order(8)
 	void sessionsOfAStoppedInstanceGet404WhileTheOthersAreUntouched() throws Exception {
 		List<Client> clients = new ArrayList<>();
 		for (int i = 0; i < 6; i++) {
@@ -212,7 +235,8 @@ class ThreeInstanceClusterTests {
 		}
 		int victim = owners.get(clients.get(0).sessionId.get());
 		this.cluster.killWebServer(victim);
-		URI survivor = this.cluster.addresses().get((victim + 1) % 3);
+		// Instance 2 left in the previous test: the victim is 0 or 1, the survivor the other one.
+		URI survivor = this.cluster.addresses().get(1 - victim);
 		for (Map.Entry<String, Integer> owned : owners.entrySet()) {
 			HttpResponse<String> response = post(survivor, owned.getKey(),
 					"{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\"}");

@@ -13,10 +13,12 @@ import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.memory.SingleInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
+import io.mcp.affinity.core.redis.RedisSessionInvalidations;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -65,7 +67,9 @@ public final class McpAffinityAutoConfiguration {
 		InstanceHeartbeat heartbeat = new InstanceHeartbeat(instanceRegistry, mcpAffinityInstanceIdentity,
 				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
 						? twoTier.republishLocalSessions() : Mono.empty());
-		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT);
+		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT,
+				() -> (ownershipStore instanceof TwoTierOwnershipStore twoTier) ? twoTier.releaseLocalSessions()
+						: Mono.empty());
 	}
 
 	static URI requireAddress(McpAffinityProperties properties) {
@@ -106,10 +110,28 @@ public final class McpAffinityAutoConfiguration {
 			return new ReactiveStringRedisTemplate(connectionFactory);
 		}
 
+		@Bean(defaultCandidate = false)
+		@Qualifier("mcpAffinity")
+		RedisSessionInvalidations mcpAffinityInvalidations(ReactiveRedisConnectionFactory connectionFactory,
+				@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
+				McpAffinityProperties properties) {
+			return new RedisSessionInvalidations(connectionFactory, mcpAffinityRedisTemplate,
+					properties.getRedis().getKeyPrefix(), properties.getRedis().getOperationTimeout());
+		}
+
+		@Bean
+		@ConditionalOnBean(TwoTierOwnershipStore.class)
+		L1InvalidationListener mcpAffinityL1InvalidationListener(
+				@Qualifier("mcpAffinity") RedisSessionInvalidations mcpAffinityInvalidations,
+				TwoTierOwnershipStore ownershipStore) {
+			return new L1InvalidationListener(mcpAffinityInvalidations, ownershipStore);
+		}
+
 		@Bean
 		@ConditionalOnMissingBean
 		TwoTierOwnershipStore ownershipStore(InstanceIdentity mcpAffinityInstanceIdentity,
 				@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
+				@Qualifier("mcpAffinity") RedisSessionInvalidations mcpAffinityInvalidations,
 				McpAffinityProperties properties) {
 			Duration timeToLive = properties.getOwnershipTimeToLive();
 			// Redis keeps an entry one refresh interval longer than ownership lasts: the owner slides it at most once
@@ -118,9 +140,11 @@ public final class McpAffinityAutoConfiguration {
 					properties.getRedis().getKeyPrefix(), timeToLive.plus(properties.getRefreshInterval()),
 					properties.getRedis().getOperationTimeout());
 			try {
-				return new TwoTierOwnershipStore(mcpAffinityInstanceIdentity.epoch(), redis, timeToLive,
-						properties.getL1().getTimeToLive(), properties.getL1().getMaximumSize(),
+				TwoTierOwnershipStore store = new TwoTierOwnershipStore(mcpAffinityInstanceIdentity.epoch(), redis,
+						timeToLive, properties.getL1().getTimeToLive(), properties.getL1().getMaximumSize(),
 						properties.getRefreshInterval(), properties.getRedis().getRetryBackoff());
+				store.setInvalidationPublisher(mcpAffinityInvalidations::publish);
+				return store;
 			}
 			catch (IllegalArgumentException ex) {
 				throw new InvalidConfigurationPropertyValueException("mcp.affinity.ownership-time-to-live", timeToLive,
