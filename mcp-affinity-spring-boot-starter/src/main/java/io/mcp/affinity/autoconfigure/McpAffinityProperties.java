@@ -277,6 +277,59 @@ public class McpAffinityProperties {
 		 */
 		private @Nullable String trustedProxies;
 
+		/**
+		 * Secret shared by all instances that signs forwarded requests (HMAC-SHA256), so an instance rejects with 403 a
+		 * request that only claims to be forwarded. At least 16 characters. Strongly recommended with Redis.
+		 */
+		private @Nullable String secret;
+
+		/**
+		 * Secret still accepted on received forwards while a new one is rolled out.
+		 */
+		private @Nullable String previousSecret;
+
+		/**
+		 * How old a forward's signature may be, clock skew between instances included.
+		 */
+		private Duration signatureMaxAge = Duration.ofSeconds(30);
+
+		/**
+		 * Whether to refuse to start with Redis but without a forwarding secret (otherwise a warning is logged).
+		 */
+		private boolean requireSecret;
+
+		public @Nullable String getSecret() {
+			return this.secret;
+		}
+
+		public void setSecret(@Nullable String secret) {
+			this.secret = secret;
+		}
+
+		public @Nullable String getPreviousSecret() {
+			return this.previousSecret;
+		}
+
+		public void setPreviousSecret(@Nullable String previousSecret) {
+			this.previousSecret = previousSecret;
+		}
+
+		public Duration getSignatureMaxAge() {
+			return this.signatureMaxAge;
+		}
+
+		public void setSignatureMaxAge(Duration signatureMaxAge) {
+			this.signatureMaxAge = signatureMaxAge;
+		}
+
+		public boolean isRequireSecret() {
+			return this.requireSecret;
+		}
+
+		public void setRequireSecret(boolean requireSecret) {
+			this.requireSecret = requireSecret;
+		}
+
 		public Duration getConnectTimeout() {
 			return this.connectTimeout;
 		}

@@ -1,15 +1,23 @@
 package io.mcp.affinity.autoconfigure;
 
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionOwnerResolver;
+import io.mcp.affinity.core.TwoTierOwnershipStore;
+import io.mcp.affinity.web.ForwardSignature;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
 import io.mcp.affinity.web.RoutingObserver;
 import io.micrometer.observation.ObservationRegistry;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -20,6 +28,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.ssl.DefaultSslBundleRegistry;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
@@ -63,6 +72,11 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webFluxStreamableServerRouterFunction",
 			"webfluxSseServerRouterFunction");
 
+	private static final Logger logger = LoggerFactory.getLogger(McpAffinityWebFluxAutoConfiguration.class);
+
+	// One warning per JVM, however many contexts (tests start several).
+	private static final AtomicBoolean WARNED_UNSIGNED = new AtomicBoolean();
+
 	private static final String GATEWAY_HTTP_CLIENT_PREFIX = GatewayProperties.PREFIX + ".httpclient";
 
 	@Bean(defaultCandidate = false)
@@ -85,7 +99,7 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@ConditionalOnMissingBean
 	OwnerForwarder ownerForwarder(@Qualifier("mcpAffinity") HttpClient mcpAffinityHttpClient,
 			InstanceIdentity mcpAffinityInstanceIdentity, McpAffinityProperties properties, Environment environment,
-			ObjectProvider<ObservationRegistry> observationRegistry) {
+			ObjectProvider<ObservationRegistry> observationRegistry, ObjectProvider<OwnershipStore> ownershipStore) {
 		List<HttpHeadersFilter> headersFilters = headersFilters(properties, environment,
 				observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP));
 		HttpClientProperties clientProperties = Binder.get(environment)
@@ -103,8 +117,40 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		List<MediaType> streaming = new ArrayList<>(new GatewayProperties().getStreamingMediaTypes());
 		streaming.add(MediaType.APPLICATION_NDJSON);
 		NettyWriteResponseFilter writeFilter = new NettyWriteResponseFilter(streaming, headersFiltersProvider);
-		return new OwnerForwarder(routingFilter, writeFilter, mcpAffinityInstanceIdentity,
+		OwnerForwarder forwarder = new OwnerForwarder(routingFilter, writeFilter, mcpAffinityInstanceIdentity,
 				properties.getForwarding().getConnectTimeout(), properties.getForwarding().getResponseTimeout());
+		ForwardSignature signature = forwardSignature(properties, ownershipStore.getIfAvailable());
+		if (signature != null) {
+			forwarder.setSignature(signature);
+		}
+		return forwarder;
+	}
+
+	static @Nullable ForwardSignature forwardSignature(McpAffinityProperties properties,
+			@Nullable OwnershipStore ownershipStore) {
+		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
+		String secret = forwarding.getSecret();
+		if (secret == null || secret.isEmpty()) {
+			boolean shared = ownershipStore instanceof TwoTierOwnershipStore;
+			if (shared && forwarding.isRequireSecret()) {
+				throw new InvalidConfigurationPropertyValueException("mcp.affinity.forwarding.secret", null,
+						"mcp.affinity.forwarding.require-secret is true and instances share sessions through Redis. "
+								+ "Set the same random secret of at least 16 characters on every instance.");
+			}
+			if (shared && WARNED_UNSIGNED.compareAndSet(false, true)) {
+				logger.warn("mcp-affinity: forwarded requests are not signed, so anyone who can reach an instance "
+						+ "directly can pose as another instance. Set mcp.affinity.forwarding.secret on every instance.");
+			}
+			return null;
+		}
+		try {
+			return new ForwardSignature(secret, forwarding.getPreviousSecret(), forwarding.getSignatureMaxAge(),
+					Clock.systemUTC());
+		}
+		catch (IllegalArgumentException ex) {
+			throw new InvalidConfigurationPropertyValueException("mcp.affinity.forwarding.secret", "(hidden)",
+					ex.getMessage() + ". Use a random value, e.g. from 'openssl rand -base64 32'.");
+		}
 	}
 
 	private static List<HttpHeadersFilter> headersFilters(McpAffinityProperties properties, Environment environment,
@@ -128,9 +174,15 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@Bean
 	@ConditionalOnMissingBean
 	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder,
-			ObjectProvider<RoutingObserver> routingObserver) {
-		return new McpSessionAffinity(sessionOwnerResolver, ownerForwarder,
+			ObjectProvider<RoutingObserver> routingObserver, McpAffinityProperties properties,
+			ObjectProvider<OwnershipStore> ownershipStore) {
+		McpSessionAffinity sessionAffinity = new McpSessionAffinity(sessionOwnerResolver, ownerForwarder,
 				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
+		ForwardSignature signature = forwardSignature(properties, ownershipStore.getIfAvailable());
+		if (signature != null) {
+			sessionAffinity.setSignature(signature);
+		}
+		return sessionAffinity;
 	}
 
 	@Bean

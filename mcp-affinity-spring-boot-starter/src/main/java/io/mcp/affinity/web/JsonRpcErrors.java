@@ -24,6 +24,9 @@ enum JsonRpcErrors {
 	/** The session header and the legacy sessionId parameter name different sessions. */
 	CONFLICTING_SESSION_IDS(HttpStatus.BAD_REQUEST, -32600, "Mcp-Session-Id header and sessionId parameter disagree"),
 
+	/** The request claims to be forwarded by another instance, but its signature does not hold. */
+	FORGED_FORWARD(HttpStatus.FORBIDDEN, -32600, "Forwarded request rejected"),
+
 	/** The ownership store did not answer in time; the session may well be alive, so retry rather than restart. */
 	STORE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner temporarily unknown; retry shortly"),
 

@@ -16,6 +16,9 @@ public final class McpHttpHeaders {
 	 */
 	public static final String FORWARDED_BY = "X-Mcp-Affinity-Forwarded-By";
 
+	/** Signature of a forwarded request (see {@link ForwardSignature}). */
+	public static final String SIGNATURE = "X-Mcp-Affinity-Signature";
+
 	private McpHttpHeaders() {
 	}
 

@@ -53,6 +53,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private final RoutingObserver observer;
 
+	private @Nullable ForwardSignature signature;
+
 	// Owners already reported unreachable: one warning per owner and outage, not one per request.
 	private final Cache<String, Boolean> reportedUnreachable = Caffeine.newBuilder()
 		.expireAfterWrite(Duration.ofMinutes(1))
@@ -78,6 +80,14 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		this.resolver = Objects.requireNonNull(resolver, "resolver must not be null");
 		this.forwarder = Objects.requireNonNull(forwarder, "forwarder must not be null");
 		this.observer = Objects.requireNonNull(observer, "observer must not be null");
+	}
+
+	/**
+	 * Requires every request that claims to be forwarded to carry a valid signature; others get 403.
+	 * @param signature the verifier
+	 */
+	public void setSignature(ForwardSignature signature) {
+		this.signature = signature;
 	}
 
 	/**
@@ -115,6 +125,17 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			logger.debug("RejectedSessionId reason={}", ex.getMessage());
 			this.observer.routed(Decision.INVALID);
 			return JsonRpcErrors.INVALID_SESSION_ID.response();
+		}
+		String forwardedBy = request.headers().firstHeader(McpHttpHeaders.FORWARDED_BY);
+		if (forwardedBy != null && this.signature != null) {
+			String rejection = this.signature.rejection(request.headers().firstHeader(McpHttpHeaders.SIGNATURE),
+					request.method().name(), OwnerForwarder.pathAndQuery(request.uri()), sessionId.value(),
+					forwardedBy);
+			if (rejection != null) {
+				logger.debug("ForwardRejected session={} reason={}", sessionId, rejection);
+				this.observer.routed(Decision.INVALID);
+				return JsonRpcErrors.FORGED_FORWARD.response();
+			}
 		}
 		return this.resolver.resolve(sessionId).flatMap((resolution) -> route(request, next, sessionId, resolution));
 	}
@@ -189,7 +210,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private Mono<Void> relay(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner) {
 		long start = System.nanoTime();
-		return this.forwarder.forward(exchange, owner, () -> {
+		return this.forwarder.forward(exchange, sessionId, owner, () -> {
 			this.observer.forwarded(ForwardOutcome.SUCCESS, System.nanoTime() - start);
 			this.reportedUnreachable.invalidate(owner.epoch());
 		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isUnreachable(ex), (ex) -> {

@@ -9,6 +9,8 @@ import java.util.Objects;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.SessionId;
+import org.jspecify.annotations.Nullable;
 import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
 import org.springframework.cloud.gateway.filter.NettyWriteResponseFilter;
 import org.springframework.cloud.gateway.route.Route;
@@ -43,6 +45,8 @@ public final class OwnerForwarder {
 
 	private final Duration responseTimeout;
 
+	private @Nullable ForwardSignature signature;
+
 	private final Cache<URI, Route> routes = Caffeine.newBuilder().maximumSize(1_000).build();
 
 	private final Cache<URI, Route> streamRoutes = Caffeine.newBuilder().maximumSize(1_000).build();
@@ -65,6 +69,14 @@ public final class OwnerForwarder {
 	}
 
 	/**
+	 * Signs every forward from now on, so receivers can reject requests that only claim to be forwarded.
+	 * @param signature the signer
+	 */
+	public void setSignature(ForwardSignature signature) {
+		this.signature = signature;
+	}
+
+	/**
 	 * Forwards the exchange to the owner and streams the owner's response back.
 	 * @param exchange the exchange, with nothing read from its body and nothing written to its response
 	 * @param owner the owning instance
@@ -72,7 +84,8 @@ public final class OwnerForwarder {
 	 * @return completion when the whole response has been relayed; {@link ConnectException} (or a subclass) when the
 	 * owner could not be reached, a 504 {@link ResponseStatusException} when it sent no headers in time
 	 */
-	public Mono<Void> forward(ServerWebExchange exchange, InstanceIdentity owner, Runnable onResponseHeaders) {
+	public Mono<Void> forward(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner,
+			Runnable onResponseHeaders) {
 		URI incoming = exchange.getRequest().getURI();
 		URI target = UriComponentsBuilder.fromUri(incoming)
 			.scheme(owner.address().getScheme())
@@ -80,9 +93,15 @@ public final class OwnerForwarder {
 			.port(owner.address().getPort())
 			.build(ServerWebExchangeUtils.containsEncodedParts(incoming))
 			.toUri();
-		ServerWebExchange forwarded = exchange.mutate()
-			.request((request) -> request.headers((headers) -> headers.set(McpHttpHeaders.FORWARDED_BY, this.selfEpoch)))
-			.build();
+		ForwardSignature signer = this.signature;
+		ServerWebExchange forwarded = exchange.mutate().request((request) -> request.headers((headers) -> {
+			headers.set(McpHttpHeaders.FORWARDED_BY, this.selfEpoch);
+			headers.remove(McpHttpHeaders.SIGNATURE);
+			if (signer != null) {
+				headers.set(McpHttpHeaders.SIGNATURE, signer.sign(exchange.getRequest().getMethod().name(),
+						pathAndQuery(incoming), sessionId.value(), this.selfEpoch));
+			}
+		})).build();
 		// A GET opens an SSE stream whose headers may wait for its first event: no response timeout there.
 		boolean stream = HttpMethod.GET.equals(exchange.getRequest().getMethod());
 		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
@@ -94,6 +113,12 @@ public final class OwnerForwarder {
 			return this.writeFilter.filter(forwarded,
 					(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
 		});
+	}
+
+	/** The raw path and query of a request, as signed and verified. */
+	static String pathAndQuery(URI uri) {
+		String query = uri.getRawQuery();
+		return (query != null) ? uri.getRawPath() + "?" + query : uri.getRawPath();
 	}
 
 	private Route route(URI owner, boolean stream) {

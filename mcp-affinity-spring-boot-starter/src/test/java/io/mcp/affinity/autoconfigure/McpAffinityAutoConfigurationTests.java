@@ -100,6 +100,27 @@ class McpAffinityAutoConfigurationTests {
 	}
 
 	@Test
+	void requireSecretWithRedisAndNoSecretFailsStartUpNamingTheProperty() {
+		withRedis()
+			.withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081",
+					"mcp.affinity.forwarding.require-secret=true")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("mcp.affinity.forwarding.secret"));
+	}
+
+	@Test
+	void aShortForwardingSecretFailsStartUpWithoutShowingIt() {
+		this.contextRunner.withPropertyValues("mcp.affinity.forwarding.secret=tooshort")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.hasMessageContaining("mcp.affinity.forwarding.secret")
+				.hasMessageContaining("16 characters")
+				.hasMessageNotContaining("tooshort"));
+	}
+
+	@Test
 	void storeMemoryIgnoresAConfiguredRedis() {
 		withRedis().withPropertyValues("mcp.affinity.store=memory")
 			.run((context) -> assertThat(context.getBean(OwnershipStore.class)).isInstanceOf(InMemoryOwnershipStore.class));

@@ -2,6 +2,7 @@ package io.mcp.affinity.web;
 
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +46,11 @@ class OwnerForwardingTests {
 
 	private static final String OWNER_EPOCH = "owner-epoch";
 
+	private static final String SECRET = "forwarding-secret-for-tests";
+
+	private final ForwardSignature signature = new ForwardSignature(SECRET, null, Duration.ofSeconds(30),
+			Clock.systemUTC());
+
 	private final RecordingOwner owner = new RecordingOwner();
 
 	private ConfigurableApplicationContext instance;
@@ -59,7 +65,8 @@ class OwnerForwardingTests {
 	void start() {
 		this.instance = new SpringApplicationBuilder(InstanceConfiguration.class)
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
-					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0")
+					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
+					"mcp.affinity.forwarding.secret=" + SECRET)
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
@@ -117,6 +124,8 @@ class OwnerForwardingTests {
 		assertThat(headers.get("Mcp-Session-Id")).isEqualTo(session);
 		assertThat(headers.get("MCP-Protocol-Version")).isEqualTo("2025-06-18");
 		assertThat(headers.get(McpHttpHeaders.FORWARDED_BY)).isEqualTo(SELF_EPOCH);
+		assertThat(this.signature.rejection(headers.get(McpHttpHeaders.SIGNATURE), "POST", "/mcp?trace=1", session,
+				SELF_EPOCH)).as("signature of the forward").isNull();
 		assertThat(headers.get("X-Forwarded-For")).isEqualTo("127.0.0.1");
 		assertThat(headers.get("X-Forwarded-Proto")).isEqualTo("http");
 		assertThat(headers.contains("X-Forwarded-Host")).isTrue();
@@ -181,8 +190,27 @@ class OwnerForwardingTests {
 	@Test
 	void requestAlreadyForwardedOnceIsNeverForwardedAgain() {
 		String session = ownedRemotely();
-		Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else"));
+		Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else", McpHttpHeaders.SIGNATURE,
+				this.signature.sign("POST", "/mcp", session, "someone-else")));
 		assertThat(response.status()).isEqualTo(404);
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void requestThatOnlyClaimsToBeForwardedGets403AndIsNeitherHandledNorForwarded() {
+		String local = this.client.post().uri("/mcp").send(Mono.empty()).response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+		String remote = ownedRemotely();
+		for (String session : List.of(local, remote)) {
+			Response unsigned = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "owner-epoch"));
+			assertThat(unsigned.status()).isEqualTo(403);
+			assertThat(unsigned.body()).contains("Forwarded request rejected");
+			Response forged = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "owner-epoch", McpHttpHeaders.SIGNATURE,
+					new ForwardSignature("not-the-shared-secret", null, Duration.ofSeconds(30), Clock.systemUTC())
+						.sign("POST", "/mcp", session, "owner-epoch")));
+			assertThat(forged.status()).isEqualTo(403);
+		}
 		assertThat(this.owner.received).isEmpty();
 	}
 
