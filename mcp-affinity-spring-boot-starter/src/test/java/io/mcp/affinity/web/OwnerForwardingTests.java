@@ -244,10 +244,81 @@ class OwnerForwardingTests {
 	}
 
 	@Test
-	void malformedSessionIdGets400AndIsNeitherForwardedNorHandled() {
-		Response response = post("bad id", Map.of());
+	void malformedSessionIdsGet400AndAreNeitherForwardedNorHandled() {
+		for (String id : List.of("bad id", "tab\there", "x".repeat(SessionId.MAX_LENGTH + 1), "caf\u00e9")) {
+			Response response = post(id, Map.of());
+			assertThat(response.status()).as("status for %s", id).isEqualTo(400);
+			assertThat(response.body()).isEqualTo(
+					"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid session id\"}}");
+		}
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void crOrLfInASessionHeaderIsRefusedBeforeAnythingReadsIt() throws Exception {
+		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+			socket.setSoTimeout(5_000);
+			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: abc\rdef\r\n"
+					+ "Content-Length: 0\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+			String statusLine = new java.io.BufferedReader(
+					new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1)).readLine();
+			assertThat(statusLine).startsWith("HTTP/1.1 400");
+		}
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void pathLikeIdsAreJustUnknownSessions() {
+		for (String id : List.of("../../etc/passwd", "/mcp?x=1", "%2e%2e%2f", "http://evil.example:80/")) {
+			assertThat(post(id, Map.of()).status()).as("status for %s", id).isEqualTo(404);
+			assertThat(this.store.findOwner(SessionId.of(id)).blockOptional()).isEmpty();
+		}
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void headerAndQueryNamingDifferentSessionsGet400() {
+		String session = ownedRemotely();
+		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
+			.post()
+			.uri("/mcp?sessionId=other")
+			.send(Mono.empty())
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block();
 		assertThat(response.status()).isEqualTo(400);
-		assertThat(response.body()).contains("Invalid session id");
+		assertThat(response.body()).contains("disagree");
+		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void spoofedForwardingHeadersDoNotSteerTheForward() {
+		String session = ownedRemotely();
+		Response response = post(session, Map.of("X-Forwarded-Host", "evil.example", "X-Forwarded-Proto", "https",
+				"X-Forwarded-Prefix", "/admin", "Forwarded", "host=evil.example;proto=https", "Host", "evil.example"));
+		assertThat(response.status()).isEqualTo(200);
+		assertThat(this.owner.received).hasSize(1);
+		assertThat(this.owner.received.get(0).uri()).isEqualTo("/mcp");
+		assertThat(this.owner.received.get(0).headers().get("Host")).isEqualTo("127.0.0.1:" + this.owner.port());
+	}
+
+	@Test
+	void aHugeBodyForAnUnknownSessionGets404WithoutBeingRead() {
+		byte[] huge = new byte[32 * 1024 * 1024];
+		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", "unknown-session"))
+			.post()
+			.uri("/mcp")
+			.send(Mono.just(io.netty.buffer.Unpooled.wrappedBuffer(huge)))
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.onErrorResume((ex) -> Mono.just(new Response(-1, null, ex.toString())))
+			.block(Duration.ofSeconds(20));
+		// Either the 404 arrives, or the server closes the connection on the unread body after answering it.
+		assertThat(response.status()).as(response.body()).isIn(404, -1);
+		if (response.status() == -1) {
+			assertThat(response.body()).doesNotContain("500");
+		}
 		assertThat(this.owner.received).isEmpty();
 	}
 
