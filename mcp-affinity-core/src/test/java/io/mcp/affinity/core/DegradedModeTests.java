@@ -90,6 +90,34 @@ class DegradedModeTests {
 	}
 
 	@Test
+	void sessionsOfOtherInstancesSeenBeforeAnOutageStillRouteToTheirOwnerDuringIt() throws InterruptedException {
+		InstanceIdentity owner = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
+		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8082"));
+		RedisInstanceRegistry ownerRegistry = new RedisInstanceRegistry(template(), this.keyPrefix,
+				Duration.ofSeconds(30), Duration.ofMillis(100), OPERATION_TIMEOUT);
+		ownerRegistry.heartbeat(owner).block();
+		RedisOwnershipStore ownerStore = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
+				OPERATION_TIMEOUT);
+		SessionId session = SessionId.of(UUID.randomUUID().toString());
+		ownerStore.claim(session, owner.epoch()).block();
+
+		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
+				OPERATION_TIMEOUT);
+		TwoTierOwnershipStore store = new TwoTierOwnershipStore(self.epoch(), l2, Duration.ofMinutes(5));
+		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30),
+				Duration.ofMillis(100), OPERATION_TIMEOUT);
+		SessionOwnerResolver resolver = new SessionOwnerResolver(self, store, registry);
+		assertThat(resolver.resolve(session).block().owner()).isEqualTo(owner);
+
+		this.redis.stop();
+		Thread.sleep(300); // past the liveness cache time: the registry must be asked, and cannot answer
+
+		OwnerResolution during = resolver.resolve(session).block(Duration.ofSeconds(2));
+		assertThat(during.kind()).isEqualTo(Kind.REMOTE);
+		assertThat(during.owner()).isEqualTo(owner);
+	}
+
+	@Test
 	void aPausedRedisDoesNotStallClaimsBeyondTheTimeout() {
 		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
 		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),

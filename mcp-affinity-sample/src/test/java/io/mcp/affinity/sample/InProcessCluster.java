@@ -38,7 +38,8 @@ final class InProcessCluster implements AutoCloseable {
 					"--mcp.affinity.heartbeat.interval=500ms", "--mcp.affinity.heartbeat.time-to-live=3s",
 					"--mcp.affinity.heartbeat.liveness-cache-time=500ms", "--spring.main.banner-mode=off",
 					"--spring.ai.mcp.server.streamable-http.keep-alive-interval=1s",
-					"--mcp.affinity.forwarding.secret=in-process-cluster-secret"));
+					"--mcp.affinity.forwarding.secret=in-process-cluster-secret",
+					"--spring.lifecycle.timeout-per-shutdown-phase=2s"));
 			args.addAll(List.of(extraProperties));
 			this.instances.add(new SpringApplicationBuilder(SampleApplication.class).run(args.toArray(String[]::new)));
 			this.addresses.add(address);

@@ -11,6 +11,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipStoreUnavailableException;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import reactor.core.publisher.Flux;
@@ -59,6 +60,12 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 
 	private final Cache<String, InstanceIdentity> live;
 
+	// Every instance seen live, for as long as Redis cannot be asked: an outage must not make live owners unknown.
+	private final Cache<String, InstanceIdentity> lastSeen = Caffeine.newBuilder()
+		.expireAfterWrite(Duration.ofHours(1))
+		.maximumSize(10_000)
+		.build();
+
 	/**
 	 * Creates a registry with the defaults.
 	 * @param redis the Redis template
@@ -105,7 +112,16 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		}
 		return this.calls.bounded("instance look-up", this.redis.opsForValue().get(heartbeatKey(epoch)))
 			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
-			.doOnNext((instance) -> this.live.put(epoch, instance));
+			.doOnNext((instance) -> {
+				this.live.put(epoch, instance);
+				this.lastSeen.put(epoch, instance);
+			})
+			.onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
+				// Redis is down: an instance live before the outage is taken as live still (a dead one refuses the
+				// forward, which removes its entry); one never seen cannot be placed.
+				InstanceIdentity known = this.lastSeen.getIfPresent(epoch);
+				return (known != null) ? Mono.just(known) : Mono.error(ex);
+			});
 	}
 
 	@Override
@@ -144,6 +160,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	@Override
 	public Mono<Void> deregister(InstanceIdentity self) {
 		this.live.invalidate(self.epoch());
+		this.lastSeen.invalidate(self.epoch());
 		return this.calls.bounded("deregister", this.redis.delete(heartbeatKey(self.epoch()))
 			.then(this.redis.opsForHash().remove(this.registryKey, self.epoch())))
 			.then();

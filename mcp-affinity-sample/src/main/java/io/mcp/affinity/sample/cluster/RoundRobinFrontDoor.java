@@ -81,6 +81,14 @@ public final class RoundRobinFrontDoor implements AutoCloseable {
 		this.excluded.add(index);
 	}
 
+	/**
+	 * Puts an instance back into the rotation.
+	 * @param index the instance
+	 */
+	public void include(int index) {
+		this.excluded.remove(index);
+	}
+
 	@Override
 	public void close() {
 		this.server.disposeNow();
