@@ -31,7 +31,12 @@ public final class InstanceHeartbeat implements AutoCloseable {
 
 	private final Supplier<Mono<?>> onRegistryRegained;
 
+	private Runnable onRegistryFailed = () -> {
+	};
+
 	private volatile boolean failing;
+
+	private volatile boolean registered;
 
 	// While start() retries, failures are expected (a first connection) and not worth a warning each.
 	private volatile boolean quiet;
@@ -85,10 +90,13 @@ public final class InstanceHeartbeat implements AutoCloseable {
 	 */
 	public Mono<Void> beat() {
 		return this.registry.heartbeat(this.self).flatMap((lost) -> {
-			boolean regained = lost || this.failing;
+			// The very first registration has nothing to republish; later, a lost registration means lost data.
+			boolean regained = (lost && this.registered) || this.failing;
+			this.registered = true;
 			this.failing = false;
 			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
 		}).onErrorResume((ex) -> {
+			this.onRegistryFailed.run();
 			if (!this.failing && !this.quiet) {
 				logger.warn("HeartbeatFailed: the registry did not answer ({}); retrying every {}", ex.getMessage(),
 						this.interval);
@@ -107,6 +115,14 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			Thread.currentThread().interrupt();
 			return false;
 		}
+	}
+
+	/**
+	 * Sets what to do each time a heartbeat fails.
+	 * @param onRegistryFailed the action
+	 */
+	public void setOnRegistryFailed(Runnable onRegistryFailed) {
+		this.onRegistryFailed = onRegistryFailed;
 	}
 
 	/** Whether the last heartbeat reached the registry. */

@@ -41,6 +41,9 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	/** Default period between two L2 expiry refreshes of one local session. */
 	public static final Duration DEFAULT_REFRESH_INTERVAL = Duration.ofMinutes(5);
 
+	/** Default time after an outage during which a session unknown to the L2 is "unavailable", not "unknown". */
+	public static final Duration DEFAULT_RECOVERY_WINDOW = Duration.ofSeconds(10);
+
 	/** Default time L2 calls fail fast after the L2 failed. */
 	public static final Duration DEFAULT_L2_RETRY_BACKOFF = Duration.ofSeconds(1);
 
@@ -73,6 +76,10 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	private final AtomicLong degradedNanos = new AtomicLong();
 
 	private volatile long degradedSince;
+
+	private volatile long recoveringUntil;
+
+	private long recoveryWindowNanos = DEFAULT_RECOVERY_WINDOW.toNanos();
 
 	private Function<SessionId, Mono<Void>> invalidationPublisher = (sessionId) -> Mono.empty();
 
@@ -148,7 +155,16 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		return callL2(() -> this.l2.findOwner(sessionId)).doOnNext((owner) -> {
 			this.l2Hits.increment();
 			remember(sessionId, owner, System.nanoTime());
-		}).switchIfEmpty(Mono.fromRunnable(this.l2Misses::increment)).doOnError((ex) -> this.l2LookupErrors.increment());
+		}).switchIfEmpty(Mono.defer(() -> {
+			if (System.nanoTime() - this.recoveringUntil < 0) {
+				// Just after an outage the owner may not have republished yet: "unknown" would make the client drop
+				// a live session, so it is asked to retry instead.
+				return Mono.error(new OwnershipStoreUnavailableException(
+						"Session not in the store yet; owners are republishing after an outage", null));
+			}
+			this.l2Misses.increment();
+			return Mono.empty();
+		})).doOnError((ex) -> this.l2LookupErrors.increment());
 	}
 
 	@Override
@@ -223,7 +239,32 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	 */
 	public Mono<Long> republishLocalSessions() {
 		this.l2RetryAt = 0;
+		beginRecovery();
 		return republishAll(endOutage());
+	}
+
+	/**
+	 * Marks the store degraded because the registry, on the same Redis, stopped answering: whatever this instance's own
+	 * store calls saw, the next answers may come from a restarted, empty Redis.
+	 */
+	public void registryUnavailable() {
+		if (this.degraded.compareAndSet(false, true)) {
+			this.degradedSince = System.nanoTime();
+			logger.warn("DistributedStoreUnavailable: the registry stopped answering; serving sessions owned here from L1");
+		}
+	}
+
+	/**
+	 * Sets how long after an outage (or a store that lost its data) a session the L2 does not know is reported as
+	 * unavailable rather than unknown: the time every live instance needs to reconnect and republish.
+	 * @param recoveryWindow the window
+	 */
+	public void setRecoveryWindow(Duration recoveryWindow) {
+		this.recoveryWindowNanos = recoveryWindow.toNanos();
+	}
+
+	private void beginRecovery() {
+		this.recoveringUntil = System.nanoTime() + this.recoveryWindowNanos;
 	}
 
 	private Mono<Long> republishAll(boolean afterOutage) {
@@ -318,6 +359,7 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	// the next heartbeat.
 	private void l2Answered() {
 		if (this.degraded.get() && endOutage()) {
+			beginRecovery();
 			republishAll(true).subscribe(null, (ex) -> logger.debug("Republishing failed", ex));
 		}
 	}

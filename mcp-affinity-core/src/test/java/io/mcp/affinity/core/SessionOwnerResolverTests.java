@@ -104,8 +104,9 @@ class SessionOwnerResolverTests {
 
 	@Test
 	void expiredHeartbeatMakesTheOwnersSessionsStale() {
+		// All instances share one heartbeat time-to-live, as they do when configured alike.
 		Instance dying = start("http://127.0.0.1:8081", Duration.ofMillis(300));
-		Instance survivor = start("http://127.0.0.1:8082");
+		Instance survivor = start("http://127.0.0.1:8082", Duration.ofMillis(300));
 		SessionId session = newSession();
 		dying.resolver.claim(session).block();
 

@@ -255,29 +255,12 @@ class ThreeInstanceClusterTests {
 		clients.forEach(Client::close);
 	}
 
-	private String rawInitialize(URI base) throws Exception {
-		HttpResponse<String> response = this.http.send(HttpRequest.newBuilder(base.resolve("/mcp"))
-			.header("Content-Type", "application/json")
-			.header("Accept", "application/json, text/event-stream")
-			.POST(HttpRequest.BodyPublishers.ofString("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
-					+ "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{},\"clientInfo\":{\"name\":\"raw\",\"version\":\"1\"}}}"))
-			.build(), HttpResponse.BodyHandlers.ofString());
-		assertThat(response.statusCode()).isEqualTo(200);
-		String session = response.headers().firstValue("Mcp-Session-Id").orElseThrow();
-		assertThat(post(base, session, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}").statusCode())
-			.isEqualTo(202);
-		return session;
+	private String rawInitialize(URI instance) throws Exception {
+		return RawMcp.initialize(instance);
 	}
 
 	private HttpResponse<String> post(URI instance, String session, String body) throws Exception {
-		return this.http.send(HttpRequest.newBuilder(instance.resolve("/mcp"))
-			.header("Content-Type", "application/json")
-			.header("Accept", "application/json, text/event-stream")
-			.header("Mcp-Session-Id", session)
-			.header("MCP-Protocol-Version", "2025-06-18")
-			.POST(HttpRequest.BodyPublishers.ofString(body))
-			.timeout(Duration.ofSeconds(10))
-			.build(), HttpResponse.BodyHandlers.ofString());
+		return RawMcp.post(instance, session, body);
 	}
 
 	private record SessionInfo(String sessionId, String instance, long calls) {

@@ -67,6 +67,9 @@ public final class McpAffinityAutoConfiguration {
 		InstanceHeartbeat heartbeat = new InstanceHeartbeat(instanceRegistry, mcpAffinityInstanceIdentity,
 				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
 						? twoTier.republishLocalSessions() : Mono.empty());
+		if (ownershipStore instanceof TwoTierOwnershipStore twoTier) {
+			heartbeat.setOnRegistryFailed(twoTier::registryUnavailable);
+		}
 		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT,
 				() -> (ownershipStore instanceof TwoTierOwnershipStore twoTier) ? twoTier.releaseLocalSessions()
 						: Mono.empty());
@@ -144,6 +147,7 @@ public final class McpAffinityAutoConfiguration {
 						timeToLive, properties.getL1().getTimeToLive(), properties.getL1().getMaximumSize(),
 						properties.getRefreshInterval(), properties.getRedis().getRetryBackoff());
 				store.setInvalidationPublisher(mcpAffinityInvalidations::publish);
+				store.setRecoveryWindow(properties.getRedis().getRecoveryWindow());
 				return store;
 			}
 			catch (IllegalArgumentException ex) {
@@ -163,8 +167,11 @@ public final class McpAffinityAutoConfiguration {
 						heartbeat.getTimeToLive(), "It must be longer than mcp.affinity.heartbeat.interval ("
 								+ heartbeat.getInterval() + "), or live instances expire between two heartbeats.");
 			}
-			return new RedisInstanceRegistry(mcpAffinityRedisTemplate, properties.getRedis().getKeyPrefix(),
-					heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(), properties.getRedis().getOperationTimeout());
+			RedisInstanceRegistry registry = new RedisInstanceRegistry(mcpAffinityRedisTemplate,
+					properties.getRedis().getKeyPrefix(), heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(),
+					properties.getRedis().getOperationTimeout());
+			registry.setRecoveryWindow(properties.getRedis().getRecoveryWindow());
+			return registry;
 		}
 
 	}

@@ -185,6 +185,20 @@ public class McpAffinityProperties {
 		 */
 		private Duration retryBackoff = TwoTierOwnershipStore.DEFAULT_L2_RETRY_BACKOFF;
 
+		/**
+		 * How long after a Redis outage (or a Redis that lost its data) a session Redis does not know gets 503 (retry)
+		 * rather than 404: the time every live instance needs to reconnect and republish its sessions.
+		 */
+		private Duration recoveryWindow = TwoTierOwnershipStore.DEFAULT_RECOVERY_WINDOW;
+
+		public Duration getRecoveryWindow() {
+			return this.recoveryWindow;
+		}
+
+		public void setRecoveryWindow(Duration recoveryWindow) {
+			this.recoveryWindow = recoveryWindow;
+		}
+
 		public String getKeyPrefix() {
 			return this.keyPrefix;
 		}

@@ -58,10 +58,21 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 
 	private final RedisCalls calls;
 
+	private final long heartbeatTimeToLiveNanos;
+
+	// While this instance's own heartbeat fails, and for a recovery window after, Redis's silence proves nothing.
+	private volatile boolean heartbeatFailing;
+
+	private volatile boolean registeredBefore;
+
+	private volatile long recoveringUntil = System.nanoTime();
+
+	private long recoveryWindowNanos = Duration.ofSeconds(10).toNanos();
+
 	private final Cache<String, InstanceIdentity> live;
 
-	// Every instance seen live, for as long as Redis cannot be asked: an outage must not make live owners unknown.
-	private final Cache<String, InstanceIdentity> lastSeen = Caffeine.newBuilder()
+	// Every instance seen live, and when: an outage, or a Redis that lost its data, must not make live owners dead.
+	private final Cache<String, Sighting> lastSeen = Caffeine.newBuilder()
 		.expireAfterWrite(Duration.ofHours(1))
 		.maximumSize(10_000)
 		.build();
@@ -88,6 +99,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		this.redis = Objects.requireNonNull(redis, "redis must not be null");
 		this.registryKey = Objects.requireNonNull(keyPrefix, "keyPrefix must not be null") + "{instances}";
 		this.heartbeatTimeToLiveMillis = Long.toString(heartbeatTimeToLive.toMillis());
+		this.heartbeatTimeToLiveNanos = heartbeatTimeToLive.toNanos();
 		this.calls = new RedisCalls(operationTimeout);
 		this.live = Caffeine.newBuilder().expireAfterWrite(livenessCacheTime).maximumSize(10_000).build();
 	}
@@ -101,7 +113,25 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		List<String> keys = List.of(heartbeatKey(self.epoch()), this.registryKey);
 		List<String> args = List.of(self.address().toString(), this.heartbeatTimeToLiveMillis, self.epoch());
 		return this.calls.bounded("heartbeat", this.redis.execute(HEARTBEAT, keys, args).next())
-			.map("registered"::equals);
+			.map("registered"::equals)
+			.doOnNext((registered) -> {
+				if (this.heartbeatFailing || (registered && this.registeredBefore)) {
+					// Back from an outage, or Redis lost its data: the others register again over the next while.
+					this.recoveringUntil = System.nanoTime() + this.recoveryWindowNanos;
+				}
+				this.heartbeatFailing = false;
+				this.registeredBefore = true;
+			})
+			.doOnError((ex) -> this.heartbeatFailing = true);
+	}
+
+	/**
+	 * Sets how long after an outage (or a Redis that lost its data) an instance seen live before, but missing from
+	 * Redis, is still taken as live: the time it needs to reconnect and register again.
+	 * @param recoveryWindow the window
+	 */
+	public void setRecoveryWindow(Duration recoveryWindow) {
+		this.recoveryWindowNanos = recoveryWindow.toNanos();
 	}
 
 	@Override
@@ -114,13 +144,29 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
 			.doOnNext((instance) -> {
 				this.live.put(epoch, instance);
-				this.lastSeen.put(epoch, instance);
+				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime()));
 			})
+			.switchIfEmpty(Mono.defer(() -> {
+				// Seen live less than a heartbeat time-to-live ago, its key cannot have expired: it was lost with
+				// Redis's data (the instance registers again at its next heartbeat). A deregistered or restarted
+				// instance is caught anyway: its address refuses the forward, or answers 404 itself.
+				// The same holds while Redis is failing or just came back.
+				long now = System.nanoTime();
+				boolean recovering = this.heartbeatFailing || now - this.recoveringUntil < 0;
+				Sighting sighting = this.lastSeen.getIfPresent(epoch);
+				if (sighting != null && (recovering || now - sighting.at() < this.heartbeatTimeToLiveNanos)) {
+					return Mono.just(sighting.instance());
+				}
+				// Never seen, while instances are registering again (their sessions may be back before they are):
+				// ask the client to retry rather than declare a live owner dead.
+				return recovering ? Mono.error(new OwnershipStoreUnavailableException(
+						"Owner not registered again yet after an outage", null)) : Mono.empty();
+			}))
 			.onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
 				// Redis is down: an instance live before the outage is taken as live still (a dead one refuses the
 				// forward, which removes its entry); one never seen cannot be placed.
-				InstanceIdentity known = this.lastSeen.getIfPresent(epoch);
-				return (known != null) ? Mono.just(known) : Mono.error(ex);
+				Sighting sighting = this.lastSeen.getIfPresent(epoch);
+				return (sighting != null) ? Mono.just(sighting.instance()) : Mono.error(ex);
 			});
 	}
 
@@ -155,6 +201,9 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 					: this.redis.opsForHash().remove(this.registryKey, dead.toArray());
 			return prune.thenReturn(live);
 		});
+	}
+
+	private record Sighting(InstanceIdentity instance, long at) {
 	}
 
 	@Override

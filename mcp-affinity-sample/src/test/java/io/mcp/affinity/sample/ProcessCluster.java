@@ -1,0 +1,140 @@
+package io.mcp.affinity.sample;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import io.mcp.affinity.core.test.TestRedis;
+import io.mcp.affinity.core.test.TestRedis.EmbeddedRedis;
+import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
+
+/**
+ * Sample instances as real processes (the packaged jar), a Redis of the test's own and a round-robin front door:
+ * instances can be killed with SIGKILL, stopped with SIGTERM and restarted at the same address; Redis can be stopped
+ * and started again, empty.
+ */
+final class ProcessCluster implements AutoCloseable {
+
+	final EmbeddedRedis redis = EmbeddedRedis.start();
+
+	private final String jar = System.getProperty("sample.jar");
+
+	private final List<URI> addresses = new ArrayList<>();
+
+	private final Process[] processes;
+
+	private final Path logs;
+
+	private final RoundRobinFrontDoor frontDoor;
+
+	ProcessCluster(int size) throws Exception {
+		this.processes = new Process[size];
+		this.logs = Files.createDirectories(Path.of("target", "process-cluster"));
+		for (int i = 0; i < size; i++) {
+			this.addresses.add(URI.create("http://127.0.0.1:" + TestRedis.freePort()));
+		}
+		for (int i = 0; i < size; i++) {
+			start(i);
+		}
+		for (int i = 0; i < size; i++) {
+			awaitReady(i);
+		}
+		this.frontDoor = new RoundRobinFrontDoor(0, this.addresses);
+	}
+
+	URI frontDoor() {
+		return this.frontDoor.address();
+	}
+
+	List<URI> addresses() {
+		return List.copyOf(this.addresses);
+	}
+
+	int indexOf(String address) {
+		return this.addresses.indexOf(URI.create(address));
+	}
+
+	private void start(int index) {
+		URI address = this.addresses.get(index);
+		try {
+			this.processes[index] = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar",
+					this.jar, "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
+					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=127.0.0.1",
+					"--spring.data.redis.port=" + this.redis.port(), "--mcp.affinity.heartbeat.interval=500ms",
+					"--mcp.affinity.heartbeat.time-to-live=3s", "--mcp.affinity.forwarding.secret=process-cluster-secret",
+					"--spring.lifecycle.timeout-per-shutdown-phase=3s", "--spring.main.banner-mode=off",
+					"--logging.level.io.mcp.affinity=DEBUG")
+				.redirectErrorStream(true)
+				.redirectOutput(ProcessBuilder.Redirect.appendTo(this.logs.resolve("instance-" + index + ".log").toFile()))
+				.start();
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	/** SIGKILL: no shutdown of any kind; the front door stops sending it requests, as a health check would. */
+	void kill(int index) throws InterruptedException {
+		this.frontDoor.exclude(index);
+		this.processes[index].destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+	}
+
+	/** SIGTERM: graceful shutdown. */
+	void stop(int index) throws InterruptedException {
+		this.frontDoor.exclude(index);
+		this.processes[index].destroy();
+		this.processes[index].waitFor(60, TimeUnit.SECONDS);
+	}
+
+	/** Starts a stopped or killed instance again at the same address (a new epoch) and back into rotation. */
+	void restart(int index) throws InterruptedException {
+		start(index);
+		awaitReady(index);
+		this.frontDoor.include(index);
+	}
+
+	private void awaitReady(int index) throws InterruptedException {
+		HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+		long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+		while (System.nanoTime() - deadline < 0) {
+			if (!this.processes[index].isAlive()) {
+				throw new IllegalStateException("Instance " + index + " exited; see " + this.logs);
+			}
+			try {
+				HttpResponse<Void> response = http.send(HttpRequest.newBuilder(this.addresses.get(index).resolve("/mcp"))
+					.timeout(Duration.ofSeconds(2))
+					.DELETE()
+					.build(), HttpResponse.BodyHandlers.discarding());
+				if (response.statusCode() < 500) {
+					return;
+				}
+			}
+			catch (IOException ex) {
+				// not listening yet
+			}
+			Thread.sleep(200);
+		}
+		throw new IllegalStateException("Instance " + index + " did not start; see " + this.logs);
+	}
+
+	@Override
+	public void close() {
+		this.frontDoor.close();
+		for (Process process : this.processes) {
+			if (process != null) {
+				process.destroyForcibly();
+			}
+		}
+		this.redis.stop();
+	}
+
+}
