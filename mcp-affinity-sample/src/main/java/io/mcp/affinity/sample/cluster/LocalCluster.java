@@ -24,11 +24,14 @@ import redis.embedded.RedisServer;
  * round-robin front door with no stickiness. Nothing needs to be installed: Redis is the redis-server binary shipped
  * in the embedded-redis jar, unless {@code --redis=redis://host:port} names one. Ctrl-C stops everything.
  * <p>
- * Options: {@code --port=8080} (front door), {@code --instances=3}, {@code --redis=redis://host:port}.
+ * Options: {@code --port=8080} (front door), {@code --instances=3}, {@code --redis=redis://host:port}. Every other
+ * argument is passed on to each instance, e.g. {@code --spring.profiles.active=conformance}.
  */
 public final class LocalCluster {
 
 	private static final Duration READY_TIMEOUT = Duration.ofSeconds(90);
+
+	private static final List<String> OWN_OPTIONS = List.of("--local-cluster", "--port=", "--instances=", "--redis=");
 
 	private final List<Process> instances = new ArrayList<>();
 
@@ -46,11 +49,12 @@ public final class LocalCluster {
 			cluster.stop();
 			stopped.countDown();
 		}, "local-cluster-shutdown"));
-		cluster.start(port, size, redisUrl);
+		cluster.start(port, size, redisUrl, instanceArguments(args));
 		stopped.await();
 	}
 
-	void start(int port, int size, @Nullable String redisUrl) throws IOException, InterruptedException {
+	void start(int port, int size, @Nullable String redisUrl, List<String> instanceArguments)
+			throws IOException, InterruptedException {
 		URI redisUri = (redisUrl != null) ? URI.create(redisUrl) : startEmbeddedRedis();
 		Path logs = Files.createTempDirectory("mcp-affinity-cluster-");
 		List<URI> addresses = new ArrayList<>();
@@ -59,11 +63,12 @@ public final class LocalCluster {
 			URI address = URI.create("http://127.0.0.1:" + instancePort);
 			addresses.add(address);
 			Path log = logs.resolve("instance-" + i + ".log");
-			this.instances.add(new ProcessBuilder(javaCommand(), "-jar", ownJar(), "--server.port=" + instancePort,
-					"--server.address=127.0.0.1", "--mcp.affinity.local-server-address=" + address,
-					"--spring.data.redis.host=" + redisUri.getHost(), "--spring.data.redis.port=" + redisUri.getPort(),
-					"--spring.main.banner-mode=off")
-				.redirectErrorStream(true)
+			List<String> command = new ArrayList<>(List.of(javaCommand(), "-jar", ownJar(),
+					"--server.port=" + instancePort, "--server.address=127.0.0.1",
+					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redisUri.getHost(),
+					"--spring.data.redis.port=" + redisUri.getPort(), "--spring.main.banner-mode=off"));
+			command.addAll(instanceArguments);
+			this.instances.add(new ProcessBuilder(command).redirectErrorStream(true)
 				.redirectOutput(log.toFile())
 				.start());
 			System.out.println("instance " + i + ": " + address + " (log: " + log + ")");
@@ -191,6 +196,17 @@ public final class LocalCluster {
 			}
 		}
 		return null;
+	}
+
+	// What the launcher does not consume is meant for the instances.
+	private static List<String> instanceArguments(String[] args) {
+		List<String> passedOn = new ArrayList<>();
+		for (String arg : args) {
+			if (OWN_OPTIONS.stream().noneMatch(arg::startsWith)) {
+				passedOn.add(arg);
+			}
+		}
+		return passedOn;
 	}
 
 	private static int intOption(String[] args, String prefix, int fallback) {
