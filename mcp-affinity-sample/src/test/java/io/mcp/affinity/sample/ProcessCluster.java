@@ -3,18 +3,15 @@ package io.mcp.affinity.sample;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.core.test.TestRedis.EmbeddedRedis;
+import io.mcp.affinity.sample.cluster.LocalCluster;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
 
 /**
@@ -103,27 +100,7 @@ final class ProcessCluster implements AutoCloseable {
 	}
 
 	private void awaitReady(int index) throws InterruptedException {
-		HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-		long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-		while (System.nanoTime() - deadline < 0) {
-			if (!this.processes[index].isAlive()) {
-				throw new IllegalStateException("Instance " + index + " exited; see " + this.logs);
-			}
-			try {
-				HttpResponse<Void> response = http.send(HttpRequest.newBuilder(this.addresses.get(index).resolve("/mcp"))
-					.timeout(Duration.ofSeconds(2))
-					.DELETE()
-					.build(), HttpResponse.BodyHandlers.discarding());
-				if (response.statusCode() < 500) {
-					return;
-				}
-			}
-			catch (IOException ex) {
-				// not listening yet
-			}
-			Thread.sleep(200);
-		}
-		throw new IllegalStateException("Instance " + index + " did not start; see " + this.logs);
+		LocalCluster.awaitReady(this.addresses.get(index), List.of(this.processes[index]));
 	}
 
 	@Override

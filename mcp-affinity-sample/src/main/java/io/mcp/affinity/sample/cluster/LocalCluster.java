@@ -74,7 +74,7 @@ public final class LocalCluster {
 			System.out.println("instance " + i + ": " + address + " (log: " + log + ")");
 		}
 		for (URI address : addresses) {
-			awaitReady(address);
+			awaitReady(address, this.instances);
 		}
 		this.frontDoor = new RoundRobinFrontDoor(port, addresses);
 		URI url = this.frontDoor.address().resolve("/mcp");
@@ -141,13 +141,20 @@ public final class LocalCluster {
 		return URI.create("redis://127.0.0.1:" + port);
 	}
 
-	private void awaitReady(URI address) throws InterruptedException {
+	/**
+	 * Waits until an instance answers on its MCP endpoint (any answer below 500 will do).
+	 * @param address the instance
+	 * @param processes processes whose exit means start-up failed
+	 * @throws IllegalStateException if a process exits, or the instance does not answer in time
+	 * @throws InterruptedException if interrupted while waiting
+	 */
+	public static void awaitReady(URI address, List<Process> processes) throws InterruptedException {
 		HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
 		long deadline = System.nanoTime() + READY_TIMEOUT.toNanos();
 		while (System.nanoTime() - deadline < 0) {
-			for (Process instance : this.instances) {
-				if (!instance.isAlive()) {
-					throw new IllegalStateException("An instance exited during start-up; see its log above");
+			for (Process process : processes) {
+				if (!process.isAlive()) {
+					throw new IllegalStateException("An instance exited during start-up; see its log");
 				}
 			}
 			try {
