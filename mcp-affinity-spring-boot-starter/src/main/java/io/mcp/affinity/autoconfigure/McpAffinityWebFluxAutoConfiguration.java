@@ -49,6 +49,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.core.annotation.AnnotationAwareOrderComparator;
 import org.springframework.core.env.Environment;
 import org.springframework.http.MediaType;
+import org.springframework.util.unit.DataSize;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import reactor.netty.http.client.HttpClient;
 
@@ -175,9 +176,14 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@ConditionalOnMissingBean
 	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder,
 			ObjectProvider<RoutingObserver> routingObserver, McpAffinityProperties properties,
-			ObjectProvider<OwnershipStore> ownershipStore) {
+			ObjectProvider<OwnershipStore> ownershipStore, Environment environment) {
 		McpSessionAffinity sessionAffinity = new McpSessionAffinity(sessionOwnerResolver, ownerForwarder,
 				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
+		// What Spring's codecs (and so the MCP transport) accept in one piece: 256 KB unless configured.
+		sessionAffinity.setMaxBodySize(Binder.get(environment)
+			.bind("spring.codec.max-in-memory-size", DataSize.class)
+			.orElse(DataSize.ofKilobytes(256))
+			.toBytes());
 		ForwardSignature signature = forwardSignature(properties, ownershipStore.getIfAvailable());
 		if (signature != null) {
 			sessionAffinity.setSignature(signature);

@@ -27,6 +27,9 @@ enum JsonRpcErrors {
 	/** The request claims to be forwarded by another instance, but its signature does not hold. */
 	FORGED_FORWARD(HttpStatus.FORBIDDEN, -32600, "Forwarded request rejected"),
 
+	/** The request body is larger than the MCP handler accepts. */
+	BODY_TOO_LARGE(HttpStatus.PAYLOAD_TOO_LARGE, -32600, "Request body too large"),
+
 	/** The ownership store did not answer in time; the session may well be alive, so retry rather than restart. */
 	STORE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner temporarily unknown; retry shortly"),
 

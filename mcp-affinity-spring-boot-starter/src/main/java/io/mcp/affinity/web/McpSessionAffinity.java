@@ -55,6 +55,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private @Nullable ForwardSignature signature;
 
+	private long maxBodySize = Long.MAX_VALUE;
+
 	// Owners already reported unreachable: one warning per owner and outage, not one per request.
 	private final Cache<String, Boolean> reportedUnreachable = Caffeine.newBuilder()
 		.expireAfterWrite(Duration.ofMinutes(1))
@@ -91,6 +93,16 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	/**
+	 * Sets the largest request body accepted: a request that declares a larger one gets 413 with a JSON-RPC error
+	 * instead of reaching a handler that would fail on it with a 500. Spring's codecs buffer an MCP message whole, so
+	 * this is their {@code spring.codec.max-in-memory-size}.
+	 * @param maxBodySize the limit in bytes
+	 */
+	public void setMaxBodySize(long maxBodySize) {
+		this.maxBodySize = maxBodySize;
+	}
+
+	/**
 	 * Returns the router with session affinity applied: the Java form of {@code .withSessionAffinity()}.
 	 * @param <T> the response type of the router
 	 * @param router the MCP router
@@ -105,6 +117,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	public Mono<ServerResponse> filter(ServerRequest request, HandlerFunction<ServerResponse> next) {
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
+		}
+		if (request.headers().contentLength().orElse(0) > this.maxBodySize) {
+			this.observer.routed(Decision.INVALID);
+			return JsonRpcErrors.BODY_TOO_LARGE.response();
 		}
 		String header = request.headers().firstHeader(McpHttpHeaders.SESSION_ID);
 		String parameter = request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null);

@@ -304,7 +304,23 @@ class OwnerForwardingTests {
 	}
 
 	@Test
-	void aHugeBodyForAnUnknownSessionGets404WithoutBeingRead() {
+	void aBodyLargerThanTheCodecsAcceptGets413InsteadOfA500() {
+		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", created))
+			.post()
+			.uri("/mcp")
+			.send(Mono.just(io.netty.buffer.Unpooled.wrappedBuffer(new byte[300 * 1024])))
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block(Duration.ofSeconds(20));
+		assertThat(response.status()).isEqualTo(413);
+		assertThat(response.body()).contains("Request body too large");
+	}
+
+	@Test
+	void aHugeBodyIsRefusedWithoutBeingRead() {
 		byte[] huge = new byte[32 * 1024 * 1024];
 		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", "unknown-session"))
 			.post()
@@ -314,8 +330,8 @@ class OwnerForwardingTests {
 					res.status().code(), res.responseHeaders().copy(), text)))
 			.onErrorResume((ex) -> Mono.just(new Response(-1, null, ex.toString())))
 			.block(Duration.ofSeconds(20));
-		// Either the 404 arrives, or the server closes the connection on the unread body after answering it.
-		assertThat(response.status()).as(response.body()).isIn(404, -1);
+		// Either the answer (413: too large) arrives, or the server closes the connection on the unread body.
+		assertThat(response.status()).as(response.body()).isIn(413, -1);
 		if (response.status() == -1) {
 			assertThat(response.body()).doesNotContain("500");
 		}
