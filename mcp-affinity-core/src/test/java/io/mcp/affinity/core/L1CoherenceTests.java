@@ -56,6 +56,7 @@ class L1CoherenceTests {
 		this.closeables.add(invalidations);
 		RedisInstanceRegistry registry = new RedisInstanceRegistry(TestRedis.template(factory), this.keyPrefix,
 				Duration.ofSeconds(30), Duration.ofMillis(100), Duration.ofMillis(500));
+		registry.setConfirmationDelay(Duration.ofMillis(200));
 		registry.heartbeat(identity).block();
 		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));
 	}

@@ -32,6 +32,7 @@ class SessionOwnerResolverTests {
 		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE);
 		RedisInstanceRegistry registry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
 				heartbeatTimeToLive, Duration.ofMillis(100), Duration.ofMillis(500));
+		registry.setConfirmationDelay(Duration.ofMillis(200));
 		registry.heartbeat(identity).block();
 		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));
 	}
@@ -124,6 +125,23 @@ class SessionOwnerResolverTests {
 		leaving.resolver.claim(session).block();
 		leaving.registry.deregister(leaving.identity).block();
 		assertThat(staying.resolver.resolve(session).block().kind()).isEqualTo(Kind.STALE);
+	}
+
+	@Test
+	void anOwnerThatRegistersWithinTheConfirmationDelayIsNotDeclaredDead() {
+		// As after a Redis that restarted empty: the owner's sessions are back before its registration is.
+		InstanceIdentity late = InstanceIdentity.create(URI.create("http://127.0.0.1:8085"));
+		Instance observer = start("http://127.0.0.1:8082");
+		SessionId session = newSession();
+		observer.store.claim(session, late.epoch()).block();
+		RedisInstanceRegistry lateRegistry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
+				Duration.ofSeconds(30), Duration.ofMillis(100), Duration.ofMillis(500));
+		reactor.core.publisher.Mono.delay(Duration.ofMillis(50)).then(lateRegistry.heartbeat(late)).subscribe();
+
+		OwnerResolution resolution = observer.resolver.resolve(session).block();
+
+		assertThat(resolution.kind()).isEqualTo(Kind.REMOTE);
+		assertThat(resolution.owner()).isEqualTo(late);
 	}
 
 	private record Instance(InstanceIdentity identity, TwoTierOwnershipStore store, RedisInstanceRegistry registry,

@@ -170,7 +170,7 @@ public final class McpAffinityAutoConfiguration {
 			RedisInstanceRegistry registry = new RedisInstanceRegistry(mcpAffinityRedisTemplate,
 					properties.getRedis().getKeyPrefix(), heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(),
 					properties.getRedis().getOperationTimeout());
-			registry.setRecoveryWindow(properties.getRedis().getRecoveryWindow());
+			registry.setConfirmationDelay(heartbeat.getInterval().plusMillis(500));
 			return registry;
 		}
 

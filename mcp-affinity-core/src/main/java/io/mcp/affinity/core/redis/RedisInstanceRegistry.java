@@ -29,6 +29,9 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	/** Default time-to-live of a heartbeat: an instance silent this long is dead. */
 	public static final Duration DEFAULT_HEARTBEAT_TIME_TO_LIVE = Duration.ofSeconds(15);
 
+	/** Default wait before an instance missing from Redis is confirmed dead (see {@link #setConfirmationDelay}). */
+	public static final Duration DEFAULT_CONFIRMATION_DELAY = Duration.ofMillis(5_500);
+
 	/** Default time a live look-up is trusted without asking Redis again. */
 	public static final Duration DEFAULT_LIVENESS_CACHE_TIME = Duration.ofSeconds(2);
 
@@ -60,14 +63,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 
 	private final long heartbeatTimeToLiveNanos;
 
-	// While this instance's own heartbeat fails, and for a recovery window after, Redis's silence proves nothing.
-	private volatile boolean heartbeatFailing;
-
-	private volatile boolean registeredBefore;
-
-	private volatile long recoveringUntil = System.nanoTime();
-
-	private long recoveryWindowNanos = Duration.ofSeconds(10).toNanos();
+	private Duration confirmationDelay = DEFAULT_CONFIRMATION_DELAY;
 
 	private final Cache<String, InstanceIdentity> live;
 
@@ -113,25 +109,17 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		List<String> keys = List.of(heartbeatKey(self.epoch()), this.registryKey);
 		List<String> args = List.of(self.address().toString(), this.heartbeatTimeToLiveMillis, self.epoch());
 		return this.calls.bounded("heartbeat", this.redis.execute(HEARTBEAT, keys, args).next())
-			.map("registered"::equals)
-			.doOnNext((registered) -> {
-				if (this.heartbeatFailing || (registered && this.registeredBefore)) {
-					// Back from an outage, or Redis lost its data: the others register again over the next while.
-					this.recoveringUntil = System.nanoTime() + this.recoveryWindowNanos;
-				}
-				this.heartbeatFailing = false;
-				this.registeredBefore = true;
-			})
-			.doOnError((ex) -> this.heartbeatFailing = true);
+			.map("registered"::equals);
 	}
 
 	/**
-	 * Sets how long after an outage (or a Redis that lost its data) an instance seen live before, but missing from
-	 * Redis, is still taken as live: the time it needs to reconnect and register again.
-	 * @param recoveryWindow the window
+	 * Sets how long to wait, and ask Redis once more, before an instance missing from it is declared dead: one
+	 * heartbeat interval and a little more. A Redis that restarted empty may hold an instance's sessions again (the
+	 * client replays what it queued during the outage) before that instance's next heartbeat has registered it.
+	 * @param confirmationDelay the wait
 	 */
-	public void setRecoveryWindow(Duration recoveryWindow) {
-		this.recoveryWindowNanos = recoveryWindow.toNanos();
+	public void setConfirmationDelay(Duration confirmationDelay) {
+		this.confirmationDelay = confirmationDelay;
 	}
 
 	@Override
@@ -140,33 +128,30 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		if (cached != null) {
 			return Mono.just(cached);
 		}
+		return lookUp(epoch).switchIfEmpty(Mono.defer(() -> {
+			// Seen live less than a heartbeat time-to-live ago, its key cannot have expired: it was lost with Redis's
+			// data, and the instance registers again at its next heartbeat. (A deregistered or restarted instance is
+			// caught anyway: its address refuses the forward, or answers 404 itself.)
+			Sighting sighting = this.lastSeen.getIfPresent(epoch);
+			if (sighting != null && System.nanoTime() - sighting.at() < this.heartbeatTimeToLiveNanos) {
+				return Mono.just(sighting.instance());
+			}
+			// Never seen here: give it one heartbeat to register, then believe Redis.
+			return Mono.delay(this.confirmationDelay).then(lookUp(epoch));
+		})).onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
+			// Redis is down: an instance live before the outage is taken as live still (a dead one refuses the
+			// forward, which removes its entry); one never seen cannot be placed.
+			Sighting sighting = this.lastSeen.getIfPresent(epoch);
+			return (sighting != null) ? Mono.just(sighting.instance()) : Mono.error(ex);
+		});
+	}
+
+	private Mono<InstanceIdentity> lookUp(String epoch) {
 		return this.calls.bounded("instance look-up", this.redis.opsForValue().get(heartbeatKey(epoch)))
 			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
 			.doOnNext((instance) -> {
 				this.live.put(epoch, instance);
 				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime()));
-			})
-			.switchIfEmpty(Mono.defer(() -> {
-				// Seen live less than a heartbeat time-to-live ago, its key cannot have expired: it was lost with
-				// Redis's data (the instance registers again at its next heartbeat). A deregistered or restarted
-				// instance is caught anyway: its address refuses the forward, or answers 404 itself.
-				// The same holds while Redis is failing or just came back.
-				long now = System.nanoTime();
-				boolean recovering = this.heartbeatFailing || now - this.recoveringUntil < 0;
-				Sighting sighting = this.lastSeen.getIfPresent(epoch);
-				if (sighting != null && (recovering || now - sighting.at() < this.heartbeatTimeToLiveNanos)) {
-					return Mono.just(sighting.instance());
-				}
-				// Never seen, while instances are registering again (their sessions may be back before they are):
-				// ask the client to retry rather than declare a live owner dead.
-				return recovering ? Mono.error(new OwnershipStoreUnavailableException(
-						"Owner not registered again yet after an outage", null)) : Mono.empty();
-			}))
-			.onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
-				// Redis is down: an instance live before the outage is taken as live still (a dead one refuses the
-				// forward, which removes its entry); one never seen cannot be placed.
-				Sighting sighting = this.lastSeen.getIfPresent(epoch);
-				return (sighting != null) ? Mono.just(sighting.instance()) : Mono.error(ex);
 			});
 	}
 
