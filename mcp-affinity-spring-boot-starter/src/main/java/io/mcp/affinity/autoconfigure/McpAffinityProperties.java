@@ -39,6 +39,12 @@ public class McpAffinityProperties {
 	private boolean applyToMcpRouter = true;
 
 	/**
+	 * Whether a session created by an authenticated user answers only that user: requests from another principal, or
+	 * from none, get 404 (the MCP specification's advice against session hijacking).
+	 */
+	private boolean bindSessionsToPrincipal = true;
+
+	/**
 	 * How long a session's ownership lives after its last use.
 	 */
 	private Duration ownershipTimeToLive = RedisOwnershipStore.DEFAULT_TIME_TO_LIVE;
@@ -87,6 +93,14 @@ public class McpAffinityProperties {
 
 	public void setApplyToMcpRouter(boolean applyToMcpRouter) {
 		this.applyToMcpRouter = applyToMcpRouter;
+	}
+
+	public boolean isBindSessionsToPrincipal() {
+		return this.bindSessionsToPrincipal;
+	}
+
+	public void setBindSessionsToPrincipal(boolean bindSessionsToPrincipal) {
+		this.bindSessionsToPrincipal = bindSessionsToPrincipal;
 	}
 
 	public Duration getOwnershipTimeToLive() {

@@ -188,6 +188,9 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		if (signature != null) {
 			sessionAffinity.setSignature(signature);
 		}
+		if (properties.isBindSessionsToPrincipal()) {
+			sessionAffinity.bindSessionsToPrincipals(properties.getOwnershipTimeToLive());
+		}
 		return sessionAffinity;
 	}
 

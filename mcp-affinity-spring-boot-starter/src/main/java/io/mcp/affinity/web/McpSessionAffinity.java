@@ -57,6 +57,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private long maxBodySize = Long.MAX_VALUE;
 
+	// Session id to the name of the principal that created it, for sessions created here by an authenticated user.
+	private @Nullable Cache<String, String> principals;
+
 	// Owners already reported unreachable: one warning per owner and outage, not one per request.
 	private final Cache<String, Boolean> reportedUnreachable = Caffeine.newBuilder()
 		.expireAfterWrite(Duration.ofMinutes(1))
@@ -100,6 +103,16 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	 */
 	public void setMaxBodySize(long maxBodySize) {
 		this.maxBodySize = maxBodySize;
+	}
+
+	/**
+	 * Binds every session created here by an authenticated user to that user (the MCP specification's advice against
+	 * session hijacking): a request for it from another principal, or from none, gets 404 as if the session did not
+	 * exist. The owner checks, so forwarded requests are checked too (their {@code Authorization} travels with them).
+	 * @param idleTime how long a binding is kept after the session was last used (the ownership time-to-live)
+	 */
+	public void bindSessionsToPrincipals(Duration idleTime) {
+		this.principals = Caffeine.newBuilder().expireAfterAccess(idleTime).build();
 	}
 
 	/**
@@ -159,10 +172,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next, SessionId sessionId,
 			OwnerResolution resolution) {
 		return switch (resolution.kind()) {
-			case LOCAL -> {
-				this.observer.routed(Decision.LOCAL);
-				yield handleOwned(request, next, sessionId);
-			}
+			case LOCAL -> handleOwned(request, next, sessionId);
 			case REMOTE -> forward(request, sessionId, Objects.requireNonNull(resolution.owner()));
 			case UNKNOWN -> notFound(Decision.NOT_FOUND);
 			case STALE -> notFound(Decision.STALE);
@@ -182,18 +192,18 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		return next.handle(request).flatMap((response) -> {
 			String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
 			if (created != null) {
-				return claim(created).thenReturn(response);
+				return claim(request, created).thenReturn(response);
 			}
 			if (request.method() == HttpMethod.GET && isEventStream(response)) {
 				// Legacy HTTP+SSE: the session id is only in the stream's first event.
-				return Mono.just(new LegacyEndpointClaimingResponse(response, this::claim));
+				return Mono.just(new LegacyEndpointClaimingResponse(response, (id) -> claim(request, id)));
 			}
 			return Mono.just(response);
 		});
 	}
 
-	private Mono<Void> claim(String created) {
-		return Mono.fromCallable(() -> SessionId.of(created))
+	private Mono<Void> claim(ServerRequest request, String created) {
+		return bindToPrincipal(request, created).then(Mono.fromCallable(() -> SessionId.of(created)))
 			.flatMap(this.resolver::claim)
 			.onErrorResume((ex) -> {
 				logger.warn("SessionClaimFailed: the new session stays usable on this instance only ({})",
@@ -203,14 +213,51 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			.then();
 	}
 
+	private Mono<Void> bindToPrincipal(ServerRequest request, String created) {
+		Cache<String, String> bindings = this.principals;
+		if (bindings == null) {
+			return Mono.empty();
+		}
+		return request.principal().doOnNext((principal) -> bindings.put(created, principal.getName())).then();
+	}
+
+	// Whether the request comes from the principal its session is bound to (or the session is bound to nobody).
+	private Mono<Boolean> fromBoundPrincipal(ServerRequest request, SessionId sessionId) {
+		Cache<String, String> bindings = this.principals;
+		String bound = (bindings != null) ? bindings.getIfPresent(sessionId.value()) : null;
+		if (bound == null) {
+			return Mono.just(true);
+		}
+		return request.principal().map((principal) -> bound.equals(principal.getName())).defaultIfEmpty(false);
+	}
+
 	private Mono<ServerResponse> handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
+			SessionId sessionId) {
+		return fromBoundPrincipal(request, sessionId).flatMap((allowed) -> {
+			if (!allowed) {
+				logger.debug("SessionPrincipalMismatch session={}", sessionId);
+				return notFound(Decision.NOT_FOUND);
+			}
+			this.observer.routed(Decision.LOCAL);
+			return handleOwnedBy(request, next, sessionId);
+		});
+	}
+
+	private Mono<ServerResponse> handleOwnedBy(ServerRequest request, HandlerFunction<ServerResponse> next,
 			SessionId sessionId) {
 		Mono<ServerResponse> handled = next.handle(request);
 		if (request.method() != HttpMethod.DELETE) {
 			return handled;
 		}
-		return handled.flatMap((response) -> response.statusCode().is2xxSuccessful()
-				? this.resolver.release(sessionId).onErrorReturn(false).thenReturn(response) : Mono.just(response));
+		return handled.flatMap((response) -> {
+			if (!response.statusCode().is2xxSuccessful()) {
+				return Mono.just(response);
+			}
+			if (this.principals != null) {
+				this.principals.invalidate(sessionId.value());
+			}
+			return this.resolver.release(sessionId).onErrorReturn(false).thenReturn(response);
+		});
 	}
 
 	private Mono<ServerResponse> forward(ServerRequest request, SessionId sessionId, InstanceIdentity owner) {

@@ -48,6 +48,12 @@ class OwnerForwardingTests {
 
 	private static final String SECRET = "forwarding-secret-for-tests";
 
+	// Spring Security is on the test class path for SessionBindingTests; these tests run without it.
+	static final String NO_SECURITY = "spring.autoconfigure.exclude="
+			+ "org.springframework.boot.security.autoconfigure.web.reactive.ReactiveWebSecurityAutoConfiguration,"
+			+ "org.springframework.boot.security.autoconfigure.ReactiveUserDetailsServiceAutoConfiguration,"
+			+ "org.springframework.boot.security.autoconfigure.actuate.web.reactive.ReactiveManagementWebSecurityAutoConfiguration";
+
 	private final ForwardSignature signature = new ForwardSignature(SECRET, null, Duration.ofSeconds(30),
 			Clock.systemUTC());
 
@@ -66,7 +72,7 @@ class OwnerForwardingTests {
 		this.instance = new SpringApplicationBuilder(InstanceConfiguration.class)
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
-					"mcp.affinity.forwarding.secret=" + SECRET)
+					"mcp.affinity.forwarding.secret=" + SECRET, NO_SECURITY)
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
