@@ -45,6 +45,11 @@ public class McpAffinityProperties {
 	private boolean bindSessionsToPrincipal = true;
 
 	/**
+	 * Longest pause allowed between two parts of a request body; a client that stops sending gets 408.
+	 */
+	private Duration requestBodyTimeout = Duration.ofSeconds(30);
+
+	/**
 	 * How long a session's ownership lives after its last use.
 	 */
 	private Duration ownershipTimeToLive = RedisOwnershipStore.DEFAULT_TIME_TO_LIVE;
@@ -93,6 +98,14 @@ public class McpAffinityProperties {
 
 	public void setApplyToMcpRouter(boolean applyToMcpRouter) {
 		this.applyToMcpRouter = applyToMcpRouter;
+	}
+
+	public Duration getRequestBodyTimeout() {
+		return this.requestBodyTimeout;
+	}
+
+	public void setRequestBodyTimeout(Duration requestBodyTimeout) {
+		this.requestBodyTimeout = requestBodyTimeout;
 	}
 
 	public boolean isBindSessionsToPrincipal() {

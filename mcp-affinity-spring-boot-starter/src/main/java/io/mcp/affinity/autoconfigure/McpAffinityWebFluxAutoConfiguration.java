@@ -188,6 +188,7 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		if (signature != null) {
 			sessionAffinity.setSignature(signature);
 		}
+		sessionAffinity.setBodyTimeout(properties.getRequestBodyTimeout());
 		if (properties.isBindSessionsToPrincipal()) {
 			sessionAffinity.bindSessionsToPrincipals(properties.getOwnershipTimeToLive());
 		}

@@ -30,6 +30,9 @@ enum JsonRpcErrors {
 	/** The request body is larger than the MCP handler accepts. */
 	BODY_TOO_LARGE(HttpStatus.PAYLOAD_TOO_LARGE, -32600, "Request body too large"),
 
+	/** The client stopped sending its request body. */
+	BODY_TIMEOUT(HttpStatus.REQUEST_TIMEOUT, -32600, "Request body not received in time"),
+
 	/** The ownership store did not answer in time; the session may well be alive, so retry rather than restart. */
 	STORE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner temporarily unknown; retry shortly"),
 

@@ -17,13 +17,17 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpMethod;
+import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.web.reactive.function.server.HandlerFilterFunction;
 import org.springframework.web.reactive.function.server.HandlerFunction;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
@@ -56,6 +60,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	private @Nullable ForwardSignature signature;
 
 	private long maxBodySize = Long.MAX_VALUE;
+
+	private @Nullable Duration bodyTimeout;
 
 	// Session id to the name of the principal that created it, for sessions created here by an authenticated user.
 	private @Nullable Cache<String, String> principals;
@@ -106,6 +112,15 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	/**
+	 * Cuts off a client that stops sending its request body: when no part of the body arrives for this long, the
+	 * request ends with 408 and a JSON-RPC error, locally or on the way to the owner, instead of holding a connection.
+	 * @param bodyTimeout the longest pause between two parts of a request body
+	 */
+	public void setBodyTimeout(Duration bodyTimeout) {
+		this.bodyTimeout = bodyTimeout;
+	}
+
+	/**
 	 * Binds every session created here by an authenticated user to that user (the MCP specification's advice against
 	 * session hijacking): a request for it from another principal, or from none, gets 404 as if the session did not
 	 * exist. The owner checks, so forwarded requests are checked too (their {@code Authorization} travels with them).
@@ -131,6 +146,41 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
+		Duration timeout = this.bodyTimeout;
+		if (timeout != null && request.method() != HttpMethod.GET) {
+			return route(withBodyTimeout(request, timeout), next)
+				.onErrorResume((ex) -> causedBy(ex, BodyTimeoutException.class),
+						(ex) -> JsonRpcErrors.BODY_TIMEOUT.response());
+		}
+		return route(request, next);
+	}
+
+	// The same request, but a body that must keep coming: a pause longer than the timeout ends it with an error. The
+	// rebuilt request keeps the application's message readers, and its exchange (which a forward relays) everything
+	// else of the original, the client's address included.
+	private static ServerRequest withBodyTimeout(ServerRequest request, Duration timeout) {
+		ServerWebExchange exchange = request.exchange();
+		ServerHttpRequest timed = new ServerHttpRequestDecorator(exchange.getRequest()) {
+
+			@Override
+			public Flux<DataBuffer> getBody() {
+				return super.getBody().timeout(timeout, Flux.error(BodyTimeoutException::new));
+			}
+
+		};
+		return ServerRequest.create(exchange.mutate().request(timed).build(), request.messageReaders());
+	}
+
+	/** The client stopped sending its request body. */
+	static final class BodyTimeoutException extends RuntimeException {
+
+		BodyTimeoutException() {
+			super("Request body not received in time", null, false, false);
+		}
+
+	}
+
+	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next) {
 		if (request.headers().contentLength().orElse(0) > this.maxBodySize) {
 			this.observer.routed(Decision.INVALID);
 			return JsonRpcErrors.BODY_TOO_LARGE.response();
@@ -268,7 +318,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		}
 		this.observer.routed(Decision.FORWARDED);
 		logger.debug("ForwardingRequest session={} method={} owner={}", sessionId, request.method(), owner.address());
-		return Mono.just(new ForwardedResponse((exchange) -> relay(exchange, sessionId, owner)));
+		// The request's own exchange: it carries the body as this filter sees it (with its timeout, if any).
+		return Mono.just(new ForwardedResponse((exchange) -> relay(request.exchange(), sessionId, owner)));
 	}
 
 	private Mono<Void> relay(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner) {
@@ -288,7 +339,19 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex), (ex) -> {
 			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
 			return JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse());
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && causedBy(ex, BodyTimeoutException.class), (ex) -> {
+			this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start);
+			return JsonRpcErrors.BODY_TIMEOUT.writeTo(exchange.getResponse());
 		}).doOnError((ex) -> this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start));
+	}
+
+	private static boolean causedBy(Throwable error, Class<? extends Throwable> type) {
+		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (type.isInstance(t)) {
+				return true;
+			}
+		}
+		return false;
 	}
 
 	private static boolean isEventStream(ServerResponse response) {

@@ -72,7 +72,7 @@ class OwnerForwardingTests {
 		this.instance = new SpringApplicationBuilder(InstanceConfiguration.class)
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
-					"mcp.affinity.forwarding.secret=" + SECRET, NO_SECURITY)
+					"mcp.affinity.forwarding.secret=" + SECRET, "mcp.affinity.request-body-timeout=1s", NO_SECURITY)
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
@@ -275,6 +275,28 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void aClientThatStopsSendingItsBodyIsCutOffWith408LocallyAndOnTheWayToTheOwner() throws Exception {
+		String local = this.client.post().uri("/mcp").send(Mono.empty()).response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+		String remote = ownedRemotely();
+		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		for (String session : List.of(local, remote)) {
+			try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+				socket.setSoTimeout(10_000);
+				long start = System.nanoTime();
+				socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
+						+ "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"jsonrpc\":")
+					.getBytes(StandardCharsets.ISO_8859_1));
+				String statusLine = new java.io.BufferedReader(
+						new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1)).readLine();
+				assertThat(statusLine).as("answer for %s", session).startsWith("HTTP/1.1 408");
+				assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
+			}
+		}
+	}
+
+	@Test
 	void pathLikeIdsAreJustUnknownSessions() {
 		for (String id : List.of("../../etc/passwd", "/mcp?x=1", "%2e%2e%2f", "http://evil.example:80/")) {
 			assertThat(post(id, Map.of()).status()).as("status for %s", id).isEqualTo(404);
@@ -414,7 +436,8 @@ class OwnerForwardingTests {
 			return RouterFunctions.route()
 				.POST("/mcp", (request) -> request.headers().firstHeader("Mcp-Session-Id") == null
 						? ServerResponse.ok().header("Mcp-Session-Id", "new-" + System.nanoTime()).bodyValue("local")
-						: ServerResponse.ok().bodyValue("local"))
+						: request.bodyToMono(String.class).defaultIfEmpty("").flatMap((body) -> ServerResponse.ok()
+							.bodyValue("local")))
 				.GET("/mcp", (request) -> ServerResponse.ok().bodyValue("local stream"))
 				.DELETE("/mcp", (request) -> ServerResponse.ok().build())
 				.build();
