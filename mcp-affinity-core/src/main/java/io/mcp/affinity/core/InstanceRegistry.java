@@ -33,6 +33,24 @@ public interface InstanceRegistry {
 	Flux<InstanceIdentity> liveInstances();
 
 	/**
+	 * Marks this instance as draining: it is shutting down, finishing what is in flight, and creates no new sessions.
+	 * Informational (operators, the {@code mcpaffinity} endpoint); its sessions stay routable until it deregisters.
+	 * @param self this instance
+	 * @return completion
+	 */
+	default Mono<Void> markDraining(InstanceIdentity self) {
+		return Mono.empty();
+	}
+
+	/**
+	 * The epochs of the instances that are draining.
+	 * @return the epochs
+	 */
+	default Flux<String> drainingEpochs() {
+		return Flux.empty();
+	}
+
+	/**
 	 * Removes this instance, so its epoch is dead for everyone at once.
 	 * @param self this instance
 	 * @return completion

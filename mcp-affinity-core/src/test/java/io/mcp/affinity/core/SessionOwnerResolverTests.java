@@ -144,6 +144,17 @@ class SessionOwnerResolverTests {
 		assertThat(resolution.owner()).isEqualTo(late);
 	}
 
+	@Test
+	void aDrainingInstanceIsListedAsSuchUntilItDeregisters() {
+		Instance leaving = start("http://127.0.0.1:8081");
+		Instance staying = start("http://127.0.0.1:8082");
+		assertThat(staying.registry.drainingEpochs().collectList().block()).isEmpty();
+		leaving.registry.markDraining(leaving.identity).block();
+		assertThat(staying.registry.drainingEpochs().collectList().block()).containsExactly(leaving.identity.epoch());
+		leaving.registry.deregister(leaving.identity).block();
+		assertThat(staying.registry.drainingEpochs().collectList().block()).isEmpty();
+	}
+
 	private record Instance(InstanceIdentity identity, TwoTierOwnershipStore store, RedisInstanceRegistry registry,
 			SessionOwnerResolver resolver) {
 	}

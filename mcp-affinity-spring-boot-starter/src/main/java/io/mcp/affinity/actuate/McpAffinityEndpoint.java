@@ -54,6 +54,7 @@ public class McpAffinityEndpoint {
 			.onErrorReturn(List.of())
 			.block(TIMEOUT);
 		description.put("liveInstances", live);
+		description.put("draining", this.registry.drainingEpochs().collectList().onErrorReturn(List.of()).block(TIMEOUT));
 		Map<String, Object> store = new LinkedHashMap<>();
 		if (this.store instanceof TwoTierOwnershipStore twoTier) {
 			TwoTierOwnershipStore.Statistics statistics = twoTier.statistics();

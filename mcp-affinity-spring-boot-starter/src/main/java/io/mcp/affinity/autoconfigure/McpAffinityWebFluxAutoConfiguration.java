@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
@@ -193,6 +194,12 @@ public final class McpAffinityWebFluxAutoConfiguration {
 			sessionAffinity.bindSessionsToPrincipals(properties.getOwnershipTimeToLive());
 		}
 		return sessionAffinity;
+	}
+
+	@Bean
+	DrainingLifecycle mcpAffinityDraining(McpSessionAffinity mcpSessionAffinity, InstanceRegistry instanceRegistry,
+			InstanceIdentity mcpAffinityInstanceIdentity) {
+		return new DrainingLifecycle(mcpSessionAffinity, instanceRegistry, mcpAffinityInstanceIdentity);
 	}
 
 	@Bean

@@ -61,6 +61,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private long maxBodySize = Long.MAX_VALUE;
 
+	private volatile boolean draining;
+
 	private @Nullable Duration bodyTimeout;
 
 	// Session id to the name of the principal that created it, for sessions created here by an authenticated user.
@@ -109,6 +111,14 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	 */
 	public void setMaxBodySize(long maxBodySize) {
 		this.maxBodySize = maxBodySize;
+	}
+
+	/**
+	 * Stops claiming new sessions: this instance is shutting down. A session its handler still creates stays local
+	 * and ends with it; the sessions it already owns are served until the shutdown releases them.
+	 */
+	public void startDraining() {
+		this.draining = true;
 	}
 
 	/**
@@ -253,6 +263,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	private Mono<Void> claim(ServerRequest request, String created) {
+		if (this.draining) {
+			logger.debug("SessionNotClaimed: this instance is draining");
+			return Mono.empty();
+		}
 		return bindToPrincipal(request, created).then(Mono.fromCallable(() -> SessionId.of(created)))
 			.flatMap(this.resolver::claim)
 			.onErrorResume((ex) -> {

@@ -235,6 +235,16 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void aDrainingInstanceClaimsNoNewSession() {
+		this.instance.getBean(McpSessionAffinity.class).startDraining();
+		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+		assertThat(created).isNotNull();
+		assertThat(this.store.findOwner(SessionId.of(created)).blockOptional()).isEmpty();
+	}
+
+	@Test
 	void acceptedDeleteEndsTheSessionHereEvenThoughTheHandlerWouldStillServeIt() {
 		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
 			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))

@@ -188,6 +188,35 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		});
 	}
 
+	@Override
+	public Mono<Void> markDraining(InstanceIdentity self) {
+		return this.calls.bounded("draining mark", this.redis.opsForValue()
+			.set(drainingKey(self.epoch()), self.address().toString(), Duration.ofNanos(this.heartbeatTimeToLiveNanos)))
+			.then();
+	}
+
+	@Override
+	public Flux<String> drainingEpochs() {
+		return this.calls.bounded("draining listing", this.redis.<String, String>opsForHash()
+			.keys(this.registryKey)
+			.collectList()
+			.flatMap((epochs) -> epochs.isEmpty() ? Mono.just(List.<String>of())
+					: this.redis.opsForValue().multiGet(epochs.stream().map(this::drainingKey).toList()).map((marks) -> {
+						List<String> draining = new ArrayList<>();
+						for (int i = 0; i < epochs.size(); i++) {
+							if (marks.get(i) != null) {
+								draining.add(epochs.get(i));
+							}
+						}
+						return draining;
+					})))
+			.flatMapMany(Flux::fromIterable);
+	}
+
+	private String drainingKey(String epoch) {
+		return this.registryKey + ":draining:" + epoch;
+	}
+
 	private record Sighting(InstanceIdentity instance, long at) {
 	}
 
@@ -195,7 +224,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	public Mono<Void> deregister(InstanceIdentity self) {
 		this.live.invalidate(self.epoch());
 		this.lastSeen.invalidate(self.epoch());
-		return this.calls.bounded("deregister", this.redis.delete(heartbeatKey(self.epoch()))
+		return this.calls.bounded("deregister", this.redis.delete(heartbeatKey(self.epoch()), drainingKey(self.epoch()))
 			.then(this.redis.opsForHash().remove(this.registryKey, self.epoch())))
 			.then();
 	}
