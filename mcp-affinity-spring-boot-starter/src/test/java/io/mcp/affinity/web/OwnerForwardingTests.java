@@ -194,6 +194,16 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void aPoisonedEntryNeverMakesTheInstanceCallTheHostItNames() {
+		// Entries record an owner epoch; whatever one says, only the registry's live instances are ever called.
+		String session = "poisoned-" + System.nanoTime();
+		this.store.claim(SessionId.of(session), "http://127.0.0.1:" + this.owner.port()).block();
+		assertThat(post(session, Map.of()).status()).isEqualTo(404);
+		assertThat(this.owner.received).isEmpty();
+		assertThat(this.store.findOwner(SessionId.of(session)).blockOptional()).isEmpty();
+	}
+
+	@Test
 	void requestAlreadyForwardedOnceIsNeverForwardedAgain() {
 		String session = ownedRemotely();
 		Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else", McpHttpHeaders.SIGNATURE,
