@@ -88,6 +88,16 @@ class OwnerForwardingTests {
 		this.owner.close();
 	}
 
+	// A sessionless POST: the stand-in transport mints a session, which this instance claims.
+	private String createLocalSession() {
+		return this.client.post()
+			.uri("/mcp")
+			.send(Mono.empty())
+			.response()
+			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
+			.block();
+	}
+
 	private String ownedRemotely() {
 		String session = "remote-" + System.nanoTime();
 		this.store.claim(SessionId.of(session), OWNER_EPOCH).block();
@@ -214,9 +224,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void requestThatOnlyClaimsToBeForwardedGets403AndIsNeitherHandledNorForwarded() {
-		String local = this.client.post().uri("/mcp").send(Mono.empty()).response()
-			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+		String local = createLocalSession();
 		String remote = ownedRemotely();
 		for (String session : List.of(local, remote)) {
 			Response unsigned = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "owner-epoch"));
@@ -247,18 +255,14 @@ class OwnerForwardingTests {
 	@Test
 	void aDrainingInstanceClaimsNoNewSession() {
 		this.instance.getBean(McpSessionAffinity.class).startDraining();
-		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
-			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+		String created = createLocalSession();
 		assertThat(created).isNotNull();
 		assertThat(this.store.findOwner(SessionId.of(created)).blockOptional()).isEmpty();
 	}
 
 	@Test
 	void acceptedDeleteEndsTheSessionHereEvenThoughTheHandlerWouldStillServeIt() {
-		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
-			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+		String created = createLocalSession();
 		int deleted = this.client.headers((headers) -> headers.set("Mcp-Session-Id", created))
 			.delete()
 			.uri("/mcp")
@@ -296,9 +300,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void aClientThatStopsSendingItsBodyIsCutOffWith408LocallyAndOnTheWayToTheOwner() throws Exception {
-		String local = this.client.post().uri("/mcp").send(Mono.empty()).response()
-			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+		String local = createLocalSession();
 		String remote = ownedRemotely();
 		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
 		for (String session : List.of(local, remote)) {
@@ -353,9 +355,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void aBodyLargerThanTheCodecsAcceptGets413InsteadOfA500() {
-		String created = this.client.post().uri("/mcp").send(Mono.empty()).response()
-			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+		String created = createLocalSession();
 		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", created))
 			.post()
 			.uri("/mcp")
