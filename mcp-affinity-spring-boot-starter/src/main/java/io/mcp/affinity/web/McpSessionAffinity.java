@@ -158,11 +158,11 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		}
 		Duration timeout = this.bodyTimeout;
 		if (timeout != null && request.method() != HttpMethod.GET) {
-			return route(withBodyTimeout(request, timeout), next)
+			return dispatch(withBodyTimeout(request, timeout), next)
 				.onErrorResume((ex) -> causedBy(ex, BodyTimeoutException.class),
 						(ex) -> JsonRpcErrors.BODY_TIMEOUT.response());
 		}
-		return route(request, next);
+		return dispatch(request, next);
 	}
 
 	// The same request, but a body that must keep coming: a pause longer than the timeout ends it with an error. The
@@ -190,7 +190,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	}
 
-	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next) {
+	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next) {
 		if (request.headers().contentLength().orElse(0) > this.maxBodySize) {
 			this.observer.routed(Decision.INVALID);
 			return JsonRpcErrors.BODY_TOO_LARGE.response();
