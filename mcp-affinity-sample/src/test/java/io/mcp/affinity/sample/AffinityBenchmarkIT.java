@@ -100,7 +100,13 @@ class AffinityBenchmarkIT {
 			redisLoad(redis, owner, other, onOwner);
 		}
 		finally {
-			this.processes.forEach(Process::destroyForcibly);
+			// SIGTERM first, so a profiler the instances may run (see bench.jvm) can write its recording.
+			this.processes.forEach(Process::destroy);
+			for (Process process : this.processes) {
+				if (!process.waitFor(20, TimeUnit.SECONDS)) {
+					process.destroyForcibly();
+				}
+			}
 			redis.stop();
 		}
 		System.out.println();
@@ -110,8 +116,13 @@ class AffinityBenchmarkIT {
 
 	private URI start(EmbeddedRedis redis, boolean affinity) throws Exception {
 		URI address = URI.create("http://127.0.0.1:" + TestRedis.freePort());
-		List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-jar",
-				System.getProperty("sample.jar"), "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
+		List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+		// e.g. -Dbench.jvm=-XX:StartFlightRecording=filename=target/benchmark/%p.jfr, to profile the instances
+		String jvm = System.getProperty("bench.jvm", "");
+		if (!jvm.isBlank()) {
+			command.addAll(List.of(jvm.trim().split("\\s+")));
+		}
+		command.addAll(List.of("-jar", System.getProperty("sample.jar"), "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
 				"--spring.main.banner-mode=off", "--logging.level.root=WARN"));
 		if (redis != null) {
 			command.addAll(List.of("--spring.data.redis.host=127.0.0.1", "--spring.data.redis.port=" + redis.port(),
