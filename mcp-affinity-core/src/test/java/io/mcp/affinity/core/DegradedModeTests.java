@@ -44,14 +44,22 @@ class DegradedModeTests {
 		return TestRedis.template(this.connections.track(this.redis.connectionFactory()));
 	}
 
+	private TwoTierOwnershipStore twoTier(InstanceIdentity self) {
+		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
+				OPERATION_TIMEOUT);
+		return new TwoTierOwnershipStore(self.epoch(), l2, Duration.ofMinutes(5));
+	}
+
+	private RedisInstanceRegistry registry() {
+		return new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30), Duration.ofMillis(100),
+				OPERATION_TIMEOUT);
+	}
+
 	@Test
 	void localSessionsKeepWorkingThroughAnOutageAndClaimsReachRedisWhenItReturns() {
 		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
-		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
-				OPERATION_TIMEOUT);
-		TwoTierOwnershipStore store = new TwoTierOwnershipStore(self.epoch(), l2, Duration.ofMinutes(5));
-		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30),
-				Duration.ofMillis(100), OPERATION_TIMEOUT);
+		TwoTierOwnershipStore store = twoTier(self);
+		RedisInstanceRegistry registry = registry();
 		SessionOwnerResolver resolver = new SessionOwnerResolver(self, store, registry);
 		InstanceHeartbeat heartbeat = new InstanceHeartbeat(registry, self, Duration.ofMillis(200),
 				store::republishLocalSessions);
@@ -93,19 +101,14 @@ class DegradedModeTests {
 	void sessionsOfOtherInstancesSeenBeforeAnOutageStillRouteToTheirOwnerDuringIt() throws InterruptedException {
 		InstanceIdentity owner = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
 		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8082"));
-		RedisInstanceRegistry ownerRegistry = new RedisInstanceRegistry(template(), this.keyPrefix,
-				Duration.ofSeconds(30), Duration.ofMillis(100), OPERATION_TIMEOUT);
-		ownerRegistry.heartbeat(owner).block();
+		registry().heartbeat(owner).block();
 		RedisOwnershipStore ownerStore = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
 				OPERATION_TIMEOUT);
 		SessionId session = SessionId.of(UUID.randomUUID().toString());
 		ownerStore.claim(session, owner.epoch()).block();
 
-		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
-				OPERATION_TIMEOUT);
-		TwoTierOwnershipStore store = new TwoTierOwnershipStore(self.epoch(), l2, Duration.ofMinutes(5));
-		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30),
-				Duration.ofMillis(100), OPERATION_TIMEOUT);
+		TwoTierOwnershipStore store = twoTier(self);
+		RedisInstanceRegistry registry = registry();
 		SessionOwnerResolver resolver = new SessionOwnerResolver(self, store, registry);
 		assertThat(resolver.resolve(session).block().owner()).isEqualTo(owner);
 
@@ -120,9 +123,7 @@ class DegradedModeTests {
 	@Test
 	void aPausedRedisDoesNotStallClaimsBeyondTheTimeout() {
 		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
-		RedisOwnershipStore l2 = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
-				OPERATION_TIMEOUT);
-		TwoTierOwnershipStore store = new TwoTierOwnershipStore(self.epoch(), l2, Duration.ofMinutes(5));
+		TwoTierOwnershipStore store = twoTier(self);
 		// CLIENT PAUSE: Redis is up but answers nobody for 3 s (slow, not down).
 		try (RedisConnection admin = this.connections.track(this.redis.connectionFactory()).getConnection()) {
 			admin.execute("CLIENT", "PAUSE".getBytes(StandardCharsets.US_ASCII), "3000".getBytes(StandardCharsets.US_ASCII));

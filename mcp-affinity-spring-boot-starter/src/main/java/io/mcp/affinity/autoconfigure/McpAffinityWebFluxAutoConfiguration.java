@@ -4,7 +4,6 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
@@ -76,9 +75,6 @@ public final class McpAffinityWebFluxAutoConfiguration {
 
 	private static final Logger logger = LoggerFactory.getLogger(McpAffinityWebFluxAutoConfiguration.class);
 
-	// One warning per JVM, however many contexts (tests start several).
-	private static final AtomicBoolean WARNED_UNSIGNED = new AtomicBoolean();
-
 	private static final String GATEWAY_HTTP_CLIENT_PREFIX = GatewayProperties.PREFIX + ".httpclient";
 
 	@Bean(defaultCandidate = false)
@@ -128,7 +124,7 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		return forwarder;
 	}
 
-	static @Nullable ForwardSignature forwardSignature(McpAffinityProperties properties,
+	private static @Nullable ForwardSignature forwardSignature(McpAffinityProperties properties,
 			@Nullable OwnershipStore ownershipStore) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
 		String secret = forwarding.getSecret();
@@ -139,7 +135,7 @@ public final class McpAffinityWebFluxAutoConfiguration {
 						"mcp.affinity.forwarding.require-secret is true and instances share sessions through Redis. "
 								+ "Set the same random secret of at least 16 characters on every instance.");
 			}
-			if (shared && WARNED_UNSIGNED.compareAndSet(false, true)) {
+			if (shared) {
 				logger.warn("mcp-affinity: forwarded requests are not signed, so anyone who can reach an instance "
 						+ "directly can pose as another instance. Set mcp.affinity.forwarding.secret on every instance.");
 			}
@@ -176,8 +172,7 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@Bean
 	@ConditionalOnMissingBean
 	McpSessionAffinity mcpSessionAffinity(SessionOwnerResolver sessionOwnerResolver, OwnerForwarder ownerForwarder,
-			ObjectProvider<RoutingObserver> routingObserver, McpAffinityProperties properties,
-			ObjectProvider<OwnershipStore> ownershipStore, Environment environment) {
+			ObjectProvider<RoutingObserver> routingObserver, McpAffinityProperties properties, Environment environment) {
 		McpSessionAffinity sessionAffinity = new McpSessionAffinity(sessionOwnerResolver, ownerForwarder,
 				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
 		// What Spring's codecs (and so the MCP transport) accept in one piece: 256 KB unless configured.
@@ -185,7 +180,8 @@ public final class McpAffinityWebFluxAutoConfiguration {
 			.bind("spring.codec.max-in-memory-size", DataSize.class)
 			.orElse(DataSize.ofKilobytes(256))
 			.toBytes());
-		ForwardSignature signature = forwardSignature(properties, ownershipStore.getIfAvailable());
+		// Verifies with the secret the forwarder signs with: one configuration, read once.
+		ForwardSignature signature = ownerForwarder.getSignature();
 		if (signature != null) {
 			sessionAffinity.setSignature(signature);
 		}

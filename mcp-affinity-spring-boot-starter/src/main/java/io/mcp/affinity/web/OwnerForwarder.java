@@ -76,6 +76,11 @@ public final class OwnerForwarder {
 		this.signature = signature;
 	}
 
+	/** The signer of forwards, which receivers verify with: {@code null} when forwards are not signed. */
+	public @Nullable ForwardSignature getSignature() {
+		return this.signature;
+	}
+
 	/**
 	 * Forwards the exchange to the owner and streams the owner's response back.
 	 * @param exchange the exchange, with nothing read from its body and nothing written to its response
