@@ -10,10 +10,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -53,6 +56,9 @@ class AffinityBenchmarkIT {
 	private static final String SESSION_INFO = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":"
 			+ "{\"name\":\"session_info\",\"arguments\":{}}}";
 
+	// Each instance's process, to read the CPU time it spent on a round.
+	private static final Map<URI, ProcessHandle> instances = new ConcurrentHashMap<>();
+
 	private final List<Process> processes = new ArrayList<>();
 
 	private final StringBuilder table = new StringBuilder();
@@ -85,10 +91,31 @@ class AffinityBenchmarkIT {
 			Load hop = median(forwarded);
 			row("1 local path", "throughput, on / off (median of " + ROUNDS + ")", ratio(on.throughput(), off.throughput()),
 					on + " vs " + off + "; rounds on " + range(localOn) + ", off " + range(localOff));
+			row("1 local path", "CPU per request, on / off", ratio(on.cpu(owner), off.cpu(plain)),
+					micros(on.cpu(owner)) + " vs " + micros(off.cpu(plain)) + " (instance's CPU time / requests)");
 			row("2 forwarded path", "throughput, forwarded / direct", ratio(hop.throughput(), on.throughput()),
 					hop + " vs " + on + "; rounds " + range(forwarded));
-			row("2 forwarded path", "added p50 per hop", String.format(Locale.ROOT, "%.2f ms", (hop.p50() - on.p50()) / 1e6),
-					"");
+			// On a machine whose cores all instances share, throughput follows the CPU a request costs in all of them.
+			row("2 forwarded path", "CPU per request, direct / forwarded (all instances)",
+					ratio(on.cpu(owner), hop.cpu(other) + hop.cpu(owner)),
+					"forwarder " + micros(hop.cpu(other)) + " + owner " + micros(hop.cpu(owner)) + " vs owner alone "
+							+ micros(on.cpu(owner)));
+			row("2 forwarded path", "added p50 per hop, under load (" + SESSIONS + " clients)",
+					String.format(Locale.ROOT, "%.2f ms", (hop.p50() - on.p50()) / 1e6), "");
+			// One request at a time: the hop's own latency, without queueing for the shared cores.
+			List<String> one = onOwner.subList(0, 1);
+			List<Load> singleDirect = new ArrayList<>();
+			List<Load> singleForwarded = new ArrayList<>();
+			for (int i = 0; i < ROUNDS; i++) {
+				singleDirect.add(run(owner, one, ROUND));
+				singleForwarded.add(run(other, one, ROUND));
+			}
+			Load direct1 = median(singleDirect);
+			Load hop1 = median(singleForwarded);
+			row("2 forwarded path", "added p50 per hop, one client",
+					String.format(Locale.ROOT, "%.2f ms", (hop1.p50() - direct1.p50()) / 1e6),
+					"p50 " + String.format(Locale.ROOT, "%.2f ms vs %.2f ms", hop1.p50() / 1e6, direct1.p50() / 1e6)
+							+ "; throughput " + ratio(hop1.throughput(), direct1.throughput()));
 
 			double firstEventForwarded = firstProgress(other, onOwner.get(0));
 			double firstEventDirect = firstProgress(owner, onOwner.get(0));
@@ -136,6 +163,7 @@ class AffinityBenchmarkIT {
 		Path log = Files.createDirectories(Path.of("target", "benchmark")).resolve("instance-" + address.getPort() + ".log");
 		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
 		this.processes.add(process);
+		instances.put(address, process.toHandle());
 		LocalCluster.awaitReady(address, List.of(process));
 		return address;
 	}
@@ -166,6 +194,7 @@ class AffinityBenchmarkIT {
 		ExecutorService threads = Executors.newFixedThreadPool(sessions.size());
 		long end = System.nanoTime() + duration.toNanos();
 		List<Future<long[]>> results = new ArrayList<>();
+		Map<URI, Long> cpuBefore = cpuTimes();
 		for (String session : sessions) {
 			results.add(threads.submit(() -> {
 				List<Long> latencies = new ArrayList<>();
@@ -185,9 +214,26 @@ class AffinityBenchmarkIT {
 			Arrays.stream(result.get()).forEach(all::add);
 		}
 		threads.shutdown();
+		Map<URI, Long> cpuAfter = cpuTimes();
 		long[] sorted = all.stream().mapToLong(Long::longValue).sorted().toArray();
+		Map<URI, Double> cpuPerRequest = new HashMap<>();
+		cpuAfter.forEach((instance, cpu) -> cpuPerRequest.put(instance,
+				(cpu - cpuBefore.getOrDefault(instance, cpu)) / (double) sorted.length));
 		return new Load(sorted.length / (duration.toNanos() / 1e9), sorted[sorted.length / 2],
-				sorted[(int) (sorted.length * 0.99)]);
+				sorted[(int) (sorted.length * 0.99)], cpuPerRequest);
+	}
+
+	/** CPU time each instance has used so far, in nanoseconds. */
+	private static Map<URI, Long> cpuTimes() {
+		Map<URI, Long> times = new HashMap<>();
+		instances.forEach((address, process) -> process.info()
+			.totalCpuDuration()
+			.ifPresent((cpu) -> times.put(address, cpu.toNanos())));
+		return times;
+	}
+
+	private static String micros(double nanos) {
+		return String.format(Locale.ROOT, "%.0f us", nanos / 1e3);
 	}
 
 	private static double firstProgress(URI target, String session) throws Exception {
@@ -365,7 +411,12 @@ class AffinityBenchmarkIT {
 		}
 	}
 
-	private record Load(double throughput, long p50, long p99) {
+	private record Load(double throughput, long p50, long p99, Map<URI, Double> cpuPerRequest) {
+
+		/** CPU nanoseconds an instance spent per request of this load. */
+		double cpu(URI instance) {
+			return this.cpuPerRequest.getOrDefault(instance, Double.NaN);
+		}
 
 		@Override
 		public String toString() {

@@ -84,6 +84,8 @@ class ObservabilityTests {
 			assertThat(forwarded).isGreaterThanOrEqualTo(3);
 			// Every forward succeeded, but for the client's GET stream, whose headers wait for its first event.
 			assertThat(total("mcp.affinity.forwards", "outcome", "success")).isBetween(forwarded - 1, forwarded);
+			// No tracer here: forwards are timed by mcp.affinity.forwards only, not observed again as client requests.
+			assertThat(total("http.client.requests")).isZero();
 			assertThat(total("mcp.affinity.store.lookups", "tier", "l1", "result", "hit")).isGreaterThanOrEqualTo(5);
 			assertThat(total("mcp.affinity.store.lookups", "tier", "l2", "result", "hit")).isGreaterThanOrEqualTo(1);
 			int ownerIndex = this.cluster.indexOf(owner);

@@ -4,28 +4,36 @@ import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.Objects;
+import java.util.ArrayList;
+import java.util.List;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
+import io.netty.channel.ChannelOption;
 import org.jspecify.annotations.Nullable;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.cloud.gateway.config.GatewayProperties;
+import org.springframework.cloud.gateway.config.HttpClientProperties;
 import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
 import org.springframework.cloud.gateway.filter.NettyWriteResponseFilter;
+import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.cloud.gateway.route.Route;
 import org.springframework.cloud.gateway.support.RouteMetadataUtils;
 import org.springframework.cloud.gateway.support.ServerWebExchangeUtils;
+import org.springframework.core.annotation.AnnotationAwareOrderComparator;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
 import org.springframework.web.server.ResponseStatusException;
 import org.springframework.web.server.ServerWebExchange;
-import org.springframework.web.util.UriComponentsBuilder;
 import reactor.core.publisher.Mono;
+import reactor.netty.http.client.HttpClient;
 
 /**
  * Forwards an exchange to the instance that owns its session, through Spring Cloud Gateway's server machinery: its
- * pooled Reactor Netty client ({@link NettyRoutingFilter}, with the gateway's header filters) and its streaming
+ * pooled Reactor Netty client ({@link NettyRoutingFilter}, with {@link ForwardingHeadersFilter}) and its streaming
  * response writer ({@link NettyWriteResponseFilter}). Nothing is buffered: the request body streams to the owner as
  * it arrives and an SSE response streams back event by event, flushed as it comes. When the client goes away, the
  * upstream connection is closed.
@@ -41,8 +49,6 @@ public final class OwnerForwarder {
 
 	private final String selfEpoch;
 
-	private final Duration connectTimeout;
-
 	private final Duration responseTimeout;
 
 	private @Nullable ForwardSignature signature;
@@ -53,18 +59,38 @@ public final class OwnerForwarder {
 
 	/**
 	 * Creates a forwarder.
-	 * @param routingFilter the gateway's routing filter, over the HTTP client and header filters to use
-	 * @param writeFilter the gateway's response writer
+	 * @param httpClient the client to the owners, e.g. built by the gateway's {@code HttpClientFactory} from its
+	 * {@code httpclient} properties
+	 * @param additionalHeadersFilters header filters applied besides the forward's own ({@link ForwardingHeadersFilter}),
+	 * such as the gateway's observation filters
+	 * @param trustedProxies regular expression of the client addresses trusted to set {@code X-Forwarded-*}
 	 * @param self this instance: forwarded requests are marked with its epoch
 	 * @param connectTimeout how long to wait for a connection to the owner
 	 * @param responseTimeout how long to wait for the owner's response headers (not for a streamed body)
 	 */
-	public OwnerForwarder(NettyRoutingFilter routingFilter, NettyWriteResponseFilter writeFilter, InstanceIdentity self,
-			Duration connectTimeout, Duration responseTimeout) {
-		this.routingFilter = Objects.requireNonNull(routingFilter, "routingFilter must not be null");
-		this.writeFilter = Objects.requireNonNull(writeFilter, "writeFilter must not be null");
+	public OwnerForwarder(HttpClient httpClient, List<HttpHeadersFilter> additionalHeadersFilters, String trustedProxies,
+			InstanceIdentity self, Duration connectTimeout, Duration responseTimeout) {
+		List<HttpHeadersFilter> filters = new ArrayList<>(additionalHeadersFilters);
+		filters.add(ForwardingHeadersFilter.forRequests(trustedProxies));
+		filters.add(ForwardingHeadersFilter.forResponses());
+		AnnotationAwareOrderComparator.sort(filters);
+		List<HttpHeadersFilter> headersFilters = List.copyOf(filters);
+		ObjectProvider<List<HttpHeadersFilter>> headersFiltersProvider = new ObjectProvider<>() {
+
+			@Override
+			public List<HttpHeadersFilter> getObject() {
+				return headersFilters;
+			}
+
+		};
+		// The connect timeout set once on the client: as route metadata, the gateway would copy the client per request.
+		HttpClient client = httpClient.option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+				Math.toIntExact(connectTimeout.toMillis()));
+		this.routingFilter = new NettyRoutingFilter(client, headersFiltersProvider, new HttpClientProperties());
+		List<MediaType> streaming = new ArrayList<>(new GatewayProperties().getStreamingMediaTypes());
+		streaming.add(MediaType.APPLICATION_NDJSON);
+		this.writeFilter = new NettyWriteResponseFilter(streaming, headersFiltersProvider);
 		this.selfEpoch = self.epoch();
-		this.connectTimeout = connectTimeout;
 		this.responseTimeout = responseTimeout;
 	}
 
@@ -92,30 +118,24 @@ public final class OwnerForwarder {
 	public Mono<Void> forward(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner,
 			Runnable onResponseHeaders) {
 		URI incoming = exchange.getRequest().getURI();
-		URI target = UriComponentsBuilder.fromUri(incoming)
-			.scheme(owner.address().getScheme())
-			.host(owner.address().getHost())
-			.port(owner.address().getPort())
-			.build(ServerWebExchangeUtils.containsEncodedParts(incoming))
-			.toUri();
+		String pathAndQuery = pathAndQuery(incoming);
+		URI address = owner.address();
+		URI target = URI.create(address.getScheme() + "://" + address.getRawAuthority() + pathAndQuery);
 		ForwardSignature signer = this.signature;
-		ServerWebExchange forwarded = exchange.mutate().request((request) -> request.headers((headers) -> {
-			headers.set(McpHttpHeaders.FORWARDED_BY, this.selfEpoch);
-			headers.remove(McpHttpHeaders.SIGNATURE);
-			if (signer != null) {
-				headers.set(McpHttpHeaders.SIGNATURE, signer.sign(exchange.getRequest().getMethod().name(),
-						pathAndQuery(incoming), sessionId.value(), this.selfEpoch));
-			}
-		})).build();
+		String signature = (signer != null) ? signer.sign(exchange.getRequest().getMethod().name(), pathAndQuery,
+				sessionId.value(), this.selfEpoch) : null;
+		// The marks are written by ForwardingHeadersFilter in its pass over the headers: no copy of the request here.
+		exchange.getAttributes()
+			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardingHeadersFilter.Marks(this.selfEpoch, signature));
 		// A GET opens an SSE stream whose headers may wait for its first event: no response timeout there.
 		boolean stream = HttpMethod.GET.equals(exchange.getRequest().getMethod());
-		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
-		forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REQUEST_URL_ATTR, target);
+		exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
+		exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REQUEST_URL_ATTR, target);
 		// The routing filter calls its chain once the owner's headers are in; the write filter then relays the body.
 		return Mono.deferContextual((context) -> {
 			// Where the gateway's observation header filter finds the server observation, to continue its trace.
-			forwarded.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REACTOR_CONTEXT_ATTR, context);
-			return this.writeFilter.filter(forwarded,
+			exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REACTOR_CONTEXT_ATTR, context);
+			return this.writeFilter.filter(exchange,
 					(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
 		});
 	}
@@ -131,7 +151,6 @@ public final class OwnerForwarder {
 			.id("mcp-affinity-forward")
 			.uri(uri)
 			.predicate((exchange) -> true)
-			.metadata(RouteMetadataUtils.CONNECT_TIMEOUT_ATTR, Math.toIntExact(this.connectTimeout.toMillis()))
 			// -1 switches the gateway's response timeout off.
 			.metadata(RouteMetadataUtils.RESPONSE_TIMEOUT_ATTR, stream ? -1L : this.responseTimeout.toMillis())
 			.build());

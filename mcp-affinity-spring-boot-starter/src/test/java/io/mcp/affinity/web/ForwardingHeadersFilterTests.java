@@ -1,0 +1,117 @@
+package io.mcp.affinity.web;
+
+import java.net.InetSocketAddress;
+
+import org.junit.jupiter.api.Test;
+import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter.Type;
+import org.springframework.http.HttpHeaders;
+import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
+import org.springframework.mock.web.server.MockServerWebExchange;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The header rules of a forward, one request at a time (the forwarding tests cover them end to end).
+ */
+class ForwardingHeadersFilterTests {
+
+	private final ForwardingHeadersFilter requests = ForwardingHeadersFilter.forRequests(".*");
+
+	@Test
+	void dropsHopByHopHeadersAndThoseTheConnectionHeaderNames() {
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
+			.header("Connection", "keep-alive, X-Private")
+			.header("Keep-Alive", "timeout=5")
+			.header("x-private", "hop")
+			.header("proxy-authorization", "Basic eA==")
+			.header("TE", "trailers")
+			.header("Upgrade", "h2c")
+			.header("Authorization", "Bearer token")
+			.header("Mcp-Session-Id", "abc")
+			.header("MCP-Protocol-Version", "2025-06-18"));
+
+		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+
+		assertThat(filtered.headerNames()).doesNotContain("Connection", "Keep-Alive", "x-private",
+				"proxy-authorization", "TE", "Upgrade");
+		assertThat(filtered.getFirst("Authorization")).isEqualTo("Bearer token");
+		assertThat(filtered.getFirst("Mcp-Session-Id")).isEqualTo("abc");
+		assertThat(filtered.getFirst("MCP-Protocol-Version")).isEqualTo("2025-06-18");
+	}
+
+	@Test
+	void appendsXForwardedHeadersToThoseOfATrustedProxy() {
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("https://mcp.example:8443/mcp")
+			.remoteAddress(new InetSocketAddress("10.0.0.7", 51000))
+			.header("X-Forwarded-For", "203.0.113.9")
+			.header("X-Forwarded-Proto", "https"));
+
+		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+
+		assertThat(filtered.get("X-Forwarded-For")).containsExactly("203.0.113.9,10.0.0.7");
+		assertThat(filtered.get("X-Forwarded-Proto")).containsExactly("https,https");
+		assertThat(filtered.get("X-Forwarded-Host")).containsExactly("mcp.example:8443");
+		assertThat(filtered.get("X-Forwarded-Port")).containsExactly("8443");
+	}
+
+	@Test
+	void addsNoXForwardedHeadersForAnUntrustedClient() {
+		ForwardingHeadersFilter filter = ForwardingHeadersFilter.forRequests("10\\..*");
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
+			.remoteAddress(new InetSocketAddress("198.51.100.4", 51000))
+			.header("X-Forwarded-For", "203.0.113.9"));
+
+		HttpHeaders filtered = filter.filter(exchange.getRequest().getHeaders(), exchange);
+
+		assertThat(filtered.get("X-Forwarded-For")).containsExactly("203.0.113.9");
+		assertThat(filtered.headerNames()).doesNotContain("X-Forwarded-Proto", "X-Forwarded-Host");
+	}
+
+	@Test
+	void theForwardsMarksReplaceWhatTheClientSentUnderTheirNames() {
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
+			.header(McpHttpHeaders.FORWARDED_BY, "spoofed")
+			.header(McpHttpHeaders.SIGNATURE, "t=1,s=spoofed"));
+		exchange.getAttributes()
+			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardingHeadersFilter.Marks("epoch-1", null));
+
+		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+
+		assertThat(filtered.get(McpHttpHeaders.FORWARDED_BY)).containsExactly("epoch-1");
+		assertThat(filtered.headerNames()).doesNotContain(McpHttpHeaders.SIGNATURE);
+	}
+
+	@Test
+	void aChunkedRequestLosesItsContentLength() {
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
+			.header("Transfer-Encoding", "chunked")
+			.header("Content-Length", "12"));
+
+		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+
+		assertThat(filtered.headerNames()).doesNotContain("Transfer-Encoding", "Content-Length");
+	}
+
+	@Test
+	void responsesLoseOnlyHopByHopHeaders() {
+		ForwardingHeadersFilter responses = ForwardingHeadersFilter.forResponses();
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp"));
+		HttpHeaders owner = new HttpHeaders();
+		owner.add("Transfer-Encoding", "chunked");
+		owner.add("Connection", "keep-alive");
+		owner.add("Content-Type", "text/event-stream");
+		owner.add("Mcp-Session-Id", "abc");
+
+		HttpHeaders filtered = responses.filter(owner, exchange);
+
+		assertThat(responses.supports(Type.RESPONSE)).isTrue();
+		assertThat(responses.supports(Type.REQUEST)).isFalse();
+		assertThat(filtered.headerNames()).containsExactlyInAnyOrder("Content-Type", "Mcp-Session-Id");
+		assertThat(filtered.headerNames()).doesNotContain("X-Forwarded-For");
+	}
+
+	private static MockServerWebExchange exchange(MockServerHttpRequest.BaseBuilder<?> request) {
+		return MockServerWebExchange.from(request);
+	}
+
+}
