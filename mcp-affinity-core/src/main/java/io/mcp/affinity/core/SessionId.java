@@ -46,7 +46,10 @@ public final class SessionId {
 		return new SessionId(raw);
 	}
 
-	/** The raw id, for store keys and for the request forwarded to the owner; never for logs. */
+	/**
+	 * The raw id, for in-memory store keys, the Redis key digest and the request forwarded to the owner; never for
+	 * logs nor, as is, for anything stored in Redis.
+	 */
 	public String value() {
 		return this.value;
 	}

@@ -11,8 +11,9 @@ import org.springframework.data.redis.core.script.RedisScript;
 import reactor.core.publisher.Mono;
 
 /**
- * The shared {@link OwnershipStore}: one Redis string per session, {@code <prefix>session:<id>} holding the owner's
- * epoch, with a time-to-live. Values are a dozen bytes, so a million sessions stay small.
+ * The shared {@link OwnershipStore}: one Redis string per session, {@code <prefix>session:<digest>} holding the
+ * owner's epoch, with a time-to-live. The key carries a digest of the session id, never the id itself (see
+ * {@link SessionKeys}), and values are a dozen bytes, so a million sessions stay small and no live id sits in Redis.
  * <p>
  * Claim and release are Lua scripts so each is one atomic round trip; claim doubles as the renewal.
  */
@@ -47,7 +48,7 @@ public final class RedisOwnershipStore implements OwnershipStore {
 
 	private final ReactiveStringRedisTemplate redis;
 
-	private final String keyPrefix;
+	private final SessionKeys keys;
 
 	private final String timeToLiveMillis;
 
@@ -71,7 +72,7 @@ public final class RedisOwnershipStore implements OwnershipStore {
 	public RedisOwnershipStore(ReactiveStringRedisTemplate redis, String keyPrefix, Duration timeToLive,
 			Duration operationTimeout) {
 		this.redis = Objects.requireNonNull(redis, "redis must not be null");
-		this.keyPrefix = Objects.requireNonNull(keyPrefix, "keyPrefix must not be null");
+		this.keys = new SessionKeys(keyPrefix);
 		if (timeToLive.toMillis() < 1) {
 			throw new IllegalArgumentException("timeToLive must be at least 1ms, was " + timeToLive);
 		}
@@ -80,12 +81,12 @@ public final class RedisOwnershipStore implements OwnershipStore {
 	}
 
 	/**
-	 * The Redis key of a session's entry.
+	 * The Redis key of a session's entry: {@code <prefix>session:<digest>}, see {@link SessionKeys}.
 	 * @param sessionId the session
 	 * @return the key
 	 */
 	public String key(SessionId sessionId) {
-		return this.keyPrefix + "session:" + sessionId.value();
+		return this.keys.key(sessionId);
 	}
 
 	@Override

@@ -20,6 +20,10 @@ import reactor.util.retry.Retry;
  * published on the Redis channel {@code <prefix>invalidations}, and every instance drops its cached copy at once
  * instead of forwarding to a dead owner until its L1 entry expires. Best effort: a lost message costs at most one L1
  * time-to-live of 404s answered by the (former) owner, never a wrong owner.
+ * <p>
+ * Unlike the ownership keys (see {@link SessionKeys}), messages carry the raw id, since the L1 is keyed by it. That is
+ * safe because only ended sessions are published: their ids no longer open anything. Subscribers (and
+ * {@code MONITOR}) see them, so never publish a live session here.
  */
 public final class RedisSessionInvalidations implements AutoCloseable {
 

@@ -1,5 +1,10 @@
 package io.mcp.affinity.core.redis;
 
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.test.AbstractOwnershipStoreContractTests;
@@ -8,6 +13,7 @@ import io.mcp.affinity.core.test.TestRedis;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
+import org.springframework.data.redis.core.ScanOptions;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -31,10 +37,31 @@ class RedisOwnershipStoreTests extends AbstractOwnershipStoreContractTests {
 				RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		SessionId session = newSession();
 		store.claim(session, "Zx81AbCdEfGh").block();
-		String key = this.keyPrefix + "session:" + session.value();
+		String key = this.keyPrefix + "session:" + SessionKeys.digest(session);
 		assertThat(store.key(session)).isEqualTo(key);
 		assertThat(redis.opsForValue().get(key).block()).isEqualTo("Zx81AbCdEfGh");
 		assertThat(redis.getExpire(key).block()).isPositive().isLessThanOrEqualTo(TIME_TO_LIVE);
+	}
+
+	@Test
+	void noKeyInRedisHoldsARawSessionId() {
+		ReactiveStringRedisTemplate redis = this.connections.template();
+		RedisOwnershipStore store = new RedisOwnershipStore(redis, this.keyPrefix, TIME_TO_LIVE.multipliedBy(20),
+				RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
+		List<SessionId> sessions = IntStream.range(0, 500).mapToObj((i) -> newSession()).toList();
+		sessions.forEach((session) -> store.claim(session, "Zx81AbCdEfGh").block());
+		// The whole server, not just this prefix: no key anywhere may give a live id away.
+		List<String> allKeys = redis.scan(ScanOptions.scanOptions().count(1000).build()).collectList().block();
+		for (SessionId session : sessions) {
+			assertThat(allKeys).noneMatch((key) -> key.contains(session.value()));
+		}
+		Set<String> ours = allKeys.stream().filter((key) -> key.startsWith(this.keyPrefix)).collect(Collectors.toSet());
+		assertThat(ours).hasSize(sessions.size())
+			.allMatch((key) -> key.length() == this.keyPrefix.length() + "session:".length() + 22)
+			.allMatch((key) -> key.substring(this.keyPrefix.length()).matches("session:[A-Za-z0-9_-]{22}"));
+		// One key per session: no two of the sample share one.
+		assertThat(sessions.stream().map(store::key).collect(Collectors.toSet())).isEqualTo(ours);
+		sessions.forEach((session) -> assertThat(store.findOwner(session).block()).isEqualTo("Zx81AbCdEfGh"));
 	}
 
 }
