@@ -1,5 +1,6 @@
 package io.mcp.affinity.core;
 
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -25,6 +26,19 @@ public interface InstanceRegistry {
 	 * @return the instance with its registered address, or empty when no instance with that epoch is live
 	 */
 	Mono<InstanceIdentity> findLive(String epoch);
+
+	/**
+	 * Finds a live instance in memory only, for the request path: answers when the registry holds an answer to
+	 * {@link #findLive} it would give without I/O or waiting. Only positive answers are given here: an instance is
+	 * declared dead by {@link #findLive} alone, under its rules (such as a confirmation delay).
+	 * <p>
+	 * The default knows nothing in memory.
+	 * @param epoch the instance's epoch
+	 * @return the instance as {@link #findLive} would emit it, or {@code null} when only {@link #findLive} can tell
+	 */
+	default @Nullable InstanceIdentity findLiveInMemory(String epoch) {
+		return null;
+	}
 
 	/**
 	 * Lists the live instances.

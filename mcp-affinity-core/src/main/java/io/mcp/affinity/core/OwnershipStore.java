@@ -1,5 +1,6 @@
 package io.mcp.affinity.core;
 
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 
 /**
@@ -26,6 +27,22 @@ public interface OwnershipStore {
 	 * @return the owner's epoch, or empty when no live entry exists
 	 */
 	Mono<String> findOwner(SessionId sessionId);
+
+	/**
+	 * Looks up the owner of a session in memory only, for the request path: an answer given here spares the caller
+	 * assembling and subscribing a reactive pipeline. A store answers only when that takes no I/O, now or because of
+	 * the answer: for a session {@code callerEpoch} owns, the caller skips {@link #refresh}, so the store answers only
+	 * while it can do what refreshing needs without I/O (typically: no refresh is due yet).
+	 * <p>
+	 * The default knows nothing in memory.
+	 * @param sessionId the session
+	 * @param callerEpoch the epoch of the calling instance, which refreshes the sessions it owns on every use
+	 * @return the owner's epoch, as {@link #findOwner} would emit it; {@code null} when only {@link #findOwner} can
+	 * tell (not held in memory, no live entry, or a refresh that needs I/O is due)
+	 */
+	default @Nullable String findOwnerInMemory(SessionId sessionId, String callerEpoch) {
+		return null;
+	}
 
 	/**
 	 * Slides the expiry of an entry that the given owner holds; never touches an entry another owner holds. A shared

@@ -11,6 +11,7 @@ import java.util.function.Supplier;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import reactor.core.publisher.Flux;
@@ -167,6 +168,23 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		})).doOnError((ex) -> this.l2LookupErrors.increment());
 	}
 
+	/**
+	 * {@inheritDoc}
+	 * <p>
+	 * Answers from L1, counted as an L1 hit like {@link #findOwner}, except for ended sessions and for local ones
+	 * whose L2 expiry is due for a refresh: those take {@link #findOwner} and {@link #refresh}.
+	 */
+	@Override
+	public @Nullable String findOwnerInMemory(SessionId sessionId, String callerEpoch) {
+		Entry entry = this.l1.getIfPresent(sessionId.value());
+		if (entry == null || entry.released
+				|| (entry.local && entry.owner.equals(callerEpoch) && refreshDue(entry, System.nanoTime()))) {
+			return null;
+		}
+		this.l1Hits.increment();
+		return entry.owner;
+	}
+
 	@Override
 	public Mono<Void> refresh(SessionId sessionId, String ownerEpoch) {
 		Entry entry = this.l1.getIfPresent(sessionId.value());
@@ -175,13 +193,16 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			return Mono.empty();
 		}
 		long now = System.nanoTime();
-		long last = entry.l2RefreshedAt;
-		if (now - last >= this.refreshIntervalNanos) {
+		if (refreshDue(entry, now)) {
 			entry.l2RefreshedAt = now;
 			// In the background: the request that triggered it must not wait for the L2.
 			callL2(() -> this.l2.refresh(sessionId, ownerEpoch)).subscribe(null, (ex) -> entry.l2RefreshedAt = 0);
 		}
 		return Mono.empty();
+	}
+
+	private boolean refreshDue(Entry entry, long now) {
+		return now - entry.l2RefreshedAt >= this.refreshIntervalNanos;
 	}
 
 	@Override

@@ -7,6 +7,7 @@ import java.util.UUID;
 import io.mcp.affinity.core.OwnerResolution.Kind;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
+import io.mcp.affinity.core.test.RedisCommandCounter;
 import io.mcp.affinity.core.test.RedisConnections;
 import io.mcp.affinity.core.test.TestRedis;
 import org.junit.jupiter.api.Test;
@@ -26,12 +27,19 @@ class SessionOwnerResolverTests {
 	private final String keyPrefix = TestRedis.uniquePrefix();
 
 	private Instance start(String address, Duration heartbeatTimeToLive) {
+		return start(address, heartbeatTimeToLive, TIME_TO_LIVE.dividedBy(4), Duration.ofMillis(100));
+	}
+
+	private Instance start(String address, Duration heartbeatTimeToLive, Duration refreshInterval,
+			Duration livenessCacheTime) {
 		InstanceIdentity identity = InstanceIdentity.create(URI.create(address));
 		RedisOwnershipStore l2 = new RedisOwnershipStore(this.connections.template(), this.keyPrefix, TIME_TO_LIVE,
 				Duration.ofMillis(500));
-		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE);
+		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE,
+				TwoTierOwnershipStore.DEFAULT_L1_TIME_TO_LIVE, TwoTierOwnershipStore.DEFAULT_L1_MAXIMUM_SIZE,
+				refreshInterval, TwoTierOwnershipStore.DEFAULT_L2_RETRY_BACKOFF);
 		RedisInstanceRegistry registry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
-				heartbeatTimeToLive, Duration.ofMillis(100), Duration.ofMillis(500));
+				heartbeatTimeToLive, livenessCacheTime, Duration.ofMillis(500));
 		registry.setConfirmationDelay(Duration.ofMillis(200));
 		registry.heartbeat(identity).block();
 		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));
@@ -142,6 +150,86 @@ class SessionOwnerResolverTests {
 
 		assertThat(resolution.kind()).isEqualTo(Kind.REMOTE);
 		assertThat(resolution.owner()).isEqualTo(late);
+	}
+
+	@Test
+	void aHotOwnSessionIsLocalWithoutRedisRoundTripAndCountsAsAnL1Hit() {
+		Instance a = start("http://127.0.0.1:8081");
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+
+		long before = commands.count();
+		long hitsBefore = a.store.statistics().l1Hits();
+		for (int i = 0; i < 1000; i++) {
+			assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.LOCAL);
+		}
+		assertThat(commands.count() - before).isZero();
+		assertThat(a.store.statistics().l1Hits() - hitsBefore).isEqualTo(1000);
+		// Answered from memory: one ready-made value, no pipeline assembled per call.
+		assertThat(a.resolver.resolve(session)).isSameAs(a.resolver.resolve(session));
+	}
+
+	@Test
+	void anOwnSessionDueForARefreshHasItsExpirySlidInRedis() throws InterruptedException {
+		Instance a = start("http://127.0.0.1:8081", Duration.ofSeconds(30), Duration.ofMillis(300),
+				Duration.ofMillis(100));
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.LOCAL);
+
+		Thread.sleep(400);
+		long before = commands.scriptCalls();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.LOCAL);
+		await().atMost(Duration.ofSeconds(2)).until(() -> commands.scriptCalls() > before);
+	}
+
+	@Test
+	void anOwnSessionReleasedAfterUseIsUnknownAtOnce() {
+		Instance a = start("http://127.0.0.1:8081");
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.LOCAL);
+		a.resolver.release(session).block();
+		assertThat(a.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+	}
+
+	@Test
+	void aRemoteSessionWhoseOwnerIsKnownLiveIsRemoteWithoutRedisRoundTrip() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082", Duration.ofSeconds(30), TIME_TO_LIVE.dividedBy(4),
+				Duration.ofMinutes(1));
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+		assertThat(b.resolver.resolve(session).block().owner()).isEqualTo(a.identity);
+
+		long before = commands.count();
+		for (int i = 0; i < 100; i++) {
+			OwnerResolution resolution = b.resolver.resolve(session).block();
+			assertThat(resolution.kind()).isEqualTo(Kind.REMOTE);
+			assertThat(resolution.owner()).isEqualTo(a.identity);
+		}
+		assertThat(commands.count() - before).isZero();
+	}
+
+	@Test
+	void aRemoteSessionEvictedFromL1IsLookedUpInRedisAgain() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082", Duration.ofSeconds(30), TIME_TO_LIVE.dividedBy(4),
+				Duration.ofMinutes(1));
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		SessionId session = newSession();
+		a.resolver.claim(session).block();
+		assertThat(b.resolver.resolve(session).block().kind()).isEqualTo(Kind.REMOTE);
+		a.resolver.release(session).block();
+		// What the invalidation message of the release does on b (see RedisSessionInvalidations).
+		b.store.evictFromL1(session.value());
+
+		long before = commands.count();
+		assertThat(b.resolver.resolve(session).block().kind()).isEqualTo(Kind.UNKNOWN);
+		assertThat(commands.count() - before).isPositive();
 	}
 
 	@Test

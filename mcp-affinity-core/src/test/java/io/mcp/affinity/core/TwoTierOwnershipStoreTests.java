@@ -16,6 +16,7 @@ import reactor.core.publisher.Flux;
 import reactor.core.scheduler.Schedulers;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 class TwoTierOwnershipStoreTests extends AbstractOwnershipStoreContractTests {
 
@@ -72,6 +73,55 @@ class TwoTierOwnershipStoreTests extends AbstractOwnershipStoreContractTests {
 		// The counter does see a lookup that misses L1: the zero above is not an artefact.
 		store.findOwner(newSession()).blockOptional();
 		assertThat(commands.count() - before).isPositive();
+	}
+
+	@Test
+	void localSessionIsFoundInMemoryWithoutRedisRoundTripAndCountedAsAnL1Hit() {
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		TwoTierOwnershipStore store = twoTier("epoch-a", this.connections.factory(), TIME_TO_LIVE.minusMillis(100));
+		SessionId session = newSession();
+		store.claim(session, "epoch-a").block();
+
+		long before = commands.count();
+		long hitsBefore = store.statistics().l1Hits();
+		for (int i = 0; i < 1000; i++) {
+			assertThat(store.findOwnerInMemory(session, "epoch-a")).isEqualTo("epoch-a");
+		}
+		assertThat(commands.count() - before).isZero();
+		assertThat(store.statistics().l1Hits() - hitsBefore).isEqualTo(1000);
+	}
+
+	@Test
+	void localSessionDueForARefreshIsLeftToRefreshWhichWritesRedis() throws InterruptedException {
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		TwoTierOwnershipStore store = twoTier("epoch-a", this.connections.factory(), Duration.ofMillis(300));
+		SessionId session = newSession();
+		store.claim(session, "epoch-a").block();
+		assertThat(store.findOwnerInMemory(session, "epoch-a")).isEqualTo("epoch-a");
+
+		Thread.sleep(400);
+		long hitsBefore = store.statistics().l1Hits();
+		assertThat(store.findOwnerInMemory(session, "epoch-a")).isNull();
+		// Not counted: the findOwner that follows counts the look-up.
+		assertThat(store.statistics().l1Hits()).isEqualTo(hitsBefore);
+		long before = commands.scriptCalls();
+		store.refresh(session, "epoch-a").block();
+		await().atMost(Duration.ofSeconds(2)).until(() -> commands.scriptCalls() > before);
+		assertThat(store.findOwnerInMemory(session, "epoch-a")).isEqualTo("epoch-a");
+	}
+
+	@Test
+	void remoteSessionIsFoundInMemoryUntilEvicted() {
+		TwoTierOwnershipStore owner = twoTier("epoch-a", this.connections.factory(), Duration.ofMillis(200));
+		TwoTierOwnershipStore other = twoTier("epoch-b", this.connections.factory(), Duration.ofMillis(200));
+		SessionId session = newSession();
+		owner.claim(session, "epoch-a").block();
+		assertThat(other.findOwnerInMemory(session, "epoch-b")).isNull();
+		assertThat(other.findOwner(session).block()).isEqualTo("epoch-a");
+		assertThat(other.findOwnerInMemory(session, "epoch-b")).isEqualTo("epoch-a");
+
+		other.evictFromL1(session.value());
+		assertThat(other.findOwnerInMemory(session, "epoch-b")).isNull();
 	}
 
 	@Test

@@ -7,6 +7,7 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Mono;
 
 /**
@@ -50,10 +51,29 @@ public final class InMemoryOwnershipStore implements OwnershipStore {
 		return Mono.justOrEmpty(this.owners.getIfPresent(sessionId.value()));
 	}
 
+	/**
+	 * {@inheritDoc}
+	 * <p>
+	 * Always answers for a live entry: all of this store is memory, and a refresh of the caller's own session is done
+	 * here and now.
+	 */
+	@Override
+	public @Nullable String findOwnerInMemory(SessionId sessionId, String callerEpoch) {
+		String owner = this.owners.getIfPresent(sessionId.value());
+		if (owner != null && owner.equals(callerEpoch)) {
+			slideExpiry(sessionId, callerEpoch);
+		}
+		return owner;
+	}
+
 	@Override
 	public Mono<Void> refresh(SessionId sessionId, String ownerEpoch) {
-		return Mono.fromRunnable(() -> this.owners.asMap()
-			.computeIfPresent(sessionId.value(), (id, current) -> current.equals(ownerEpoch) ? ownerEpoch : current));
+		return Mono.fromRunnable(() -> slideExpiry(sessionId, ownerEpoch));
+	}
+
+	private void slideExpiry(SessionId sessionId, String ownerEpoch) {
+		this.owners.asMap()
+			.computeIfPresent(sessionId.value(), (id, current) -> current.equals(ownerEpoch) ? ownerEpoch : current);
 	}
 
 	@Override

@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
@@ -33,6 +34,11 @@ public final class SingleInstanceRegistry implements InstanceRegistry {
 	@Override
 	public Mono<InstanceIdentity> findLive(String epoch) {
 		return this.self.epoch().equals(epoch) ? Mono.just(this.self) : Mono.empty();
+	}
+
+	@Override
+	public @Nullable InstanceIdentity findLiveInMemory(String epoch) {
+		return this.self.epoch().equals(epoch) ? this.self : null;
 	}
 
 	@Override

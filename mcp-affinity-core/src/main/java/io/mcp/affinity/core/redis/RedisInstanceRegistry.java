@@ -12,6 +12,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
+import org.jspecify.annotations.Nullable;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import org.springframework.data.redis.core.script.RedisScript;
 import reactor.core.publisher.Flux;
@@ -144,6 +145,16 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 			Sighting sighting = this.lastSeen.getIfPresent(epoch);
 			return (sighting != null) ? Mono.just(sighting.instance()) : Mono.error(ex);
 		});
+	}
+
+	/**
+	 * {@inheritDoc}
+	 * <p>
+	 * Answers from the liveness cache, as {@link #findLive} does before it asks Redis.
+	 */
+	@Override
+	public @Nullable InstanceIdentity findLiveInMemory(String epoch) {
+		return this.live.getIfPresent(epoch);
 	}
 
 	private Mono<InstanceIdentity> lookUp(String epoch) {

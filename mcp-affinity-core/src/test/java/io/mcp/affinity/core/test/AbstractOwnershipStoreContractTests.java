@@ -115,6 +115,46 @@ public abstract class AbstractOwnershipStoreContractTests {
 	}
 
 	@Test
+	void anOwnerFoundInMemoryIsTheOneFindOwnerNames() {
+		OwnershipStore store = createStore("epoch-a");
+		SessionId mine = newSession();
+		SessionId theirs = newSession();
+		store.claim(mine, "epoch-a").block();
+		store.claim(theirs, "epoch-b").block();
+		// A store may always decline to answer from memory; when it answers, it must agree with findOwner.
+		assertThat(store.findOwnerInMemory(mine, "epoch-a")).isIn(null, "epoch-a");
+		assertThat(store.findOwnerInMemory(theirs, "epoch-a")).isIn(null, "epoch-b");
+		assertThat(store.findOwnerInMemory(newSession(), "epoch-a")).isNull();
+	}
+
+	@Test
+	void aReleasedSessionIsNotFoundInMemory() {
+		OwnershipStore store = createStore("epoch-a");
+		SessionId session = newSession();
+		store.claim(session, "epoch-a").block();
+		store.findOwnerInMemory(session, "epoch-a");
+		store.release(session, "epoch-a").block();
+		assertThat(store.findOwnerInMemory(session, "epoch-a")).isNull();
+	}
+
+	@Test
+	void usingASessionThroughMemoryKeepsItAlivePastItsTimeToLive() throws InterruptedException {
+		OwnershipStore store = createStore("epoch-a");
+		SessionId session = newSession();
+		store.claim(session, "epoch-a").block();
+		long end = System.nanoTime() + TIME_TO_LIVE.multipliedBy(3).toNanos();
+		while (System.nanoTime() < end) {
+			// As the resolver uses a store: refresh only when memory did not answer.
+			if (store.findOwnerInMemory(session, "epoch-a") == null) {
+				assertThat(store.findOwner(session).block()).isEqualTo("epoch-a");
+				store.refresh(session, "epoch-a").block();
+			}
+			Thread.sleep(TIME_TO_LIVE.toMillis() / 6);
+		}
+		assertThat(store.findOwner(session).block()).isEqualTo("epoch-a");
+	}
+
+	@Test
 	void refreshByAnotherOwnerDoesNotTakeTheEntry() {
 		OwnershipStore store = createStore("epoch-a");
 		SessionId session = newSession();
