@@ -56,11 +56,15 @@ class AffinityBenchmarkIT {
 
 	private static final int SESSIONS = 8;
 
-	private static final Duration WARM_UP = Duration.ofSeconds(10);
+	// Long enough for the JIT to settle on the forwarding path (its CPU per request still fell after 20 s of load).
+	private static final Duration WARM_UP = Duration.ofSeconds(30);
+
+	// The load generator: wrk if installed (-Dbench.generator=jdk to use the JDK client anyway).
+	private static final boolean WRK = !"jdk".equals(System.getProperty("bench.generator")) && WrkLoad.available();
 
 	private static final Duration ROUND = Duration.ofSeconds(5);
 
-	private static final int ROUNDS = 3;
+	private static final int ROUNDS = 5;
 
 	private static final String SESSION_INFO = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":"
 			+ "{\"name\":\"session_info\",\"arguments\":{}}}";
@@ -80,6 +84,8 @@ class AffinityBenchmarkIT {
 			URI other = start(redis, true);
 			URI plain = start(null, false);
 			row("group", "measure", "affinity / baseline", "figures");
+			row("load", "generator", "", (WRK ? "wrk, 1 thread" : "JDK HttpClient, one thread per session") + ", "
+					+ SESSIONS + " sessions on " + SESSIONS + " connections; nothing pinned");
 
 			List<String> onOwner = sessions(owner);
 			List<String> onPlain = sessions(plain);
@@ -198,12 +204,33 @@ class AffinityBenchmarkIT {
 		return String.format(Locale.ROOT, "%.0f-%.0f req/s", min, max);
 	}
 
-	/** One thread per session, each calling session_info in a loop for the duration. */
+	/**
+	 * One connection per session, calling session_info for the duration: with wrk when it is installed, else with one
+	 * JDK client thread per session. Also the CPU time each instance spent per request meanwhile.
+	 */
 	private static Load run(URI target, List<String> sessions, Duration duration) throws Exception {
+		Map<URI, Long> cpuBefore = cpuTimes();
+		Load load;
+		if (WRK) {
+			WrkLoad.Result result = WrkLoad.run(target, sessions, SESSION_INFO, duration);
+			load = new Load(result.requests() / (duration.toNanos() / 1e9), result.p50(), result.p99(), Map.of(),
+					result.errors());
+		}
+		else {
+			load = runWithJdkClient(target, sessions, duration);
+		}
+		Map<URI, Long> cpuAfter = cpuTimes();
+		double requests = load.throughput() * (duration.toNanos() / 1e9);
+		Map<URI, Double> cpuPerRequest = new HashMap<>();
+		cpuAfter.forEach((instance, cpu) -> cpuPerRequest.put(instance,
+				(cpu - cpuBefore.getOrDefault(instance, cpu)) / requests));
+		return new Load(load.throughput(), load.p50(), load.p99(), cpuPerRequest, load.errors());
+	}
+
+	private static Load runWithJdkClient(URI target, List<String> sessions, Duration duration) throws Exception {
 		ExecutorService threads = Executors.newFixedThreadPool(sessions.size());
 		long end = System.nanoTime() + duration.toNanos();
 		List<Future<long[]>> results = new ArrayList<>();
-		Map<URI, Long> cpuBefore = cpuTimes();
 		AtomicLong errors = new AtomicLong();
 		for (String session : sessions) {
 			results.add(threads.submit(() -> {
@@ -226,16 +253,12 @@ class AffinityBenchmarkIT {
 			Arrays.stream(result.get()).forEach(all::add);
 		}
 		threads.shutdown();
-		Map<URI, Long> cpuAfter = cpuTimes();
 		long[] sorted = all.stream().mapToLong(Long::longValue).sorted().toArray();
 		if (sorted.length == 0) {
 			throw new IllegalStateException(target + " answered no request with 200 (" + errors.get() + " errors)");
 		}
-		Map<URI, Double> cpuPerRequest = new HashMap<>();
-		cpuAfter.forEach((instance, cpu) -> cpuPerRequest.put(instance,
-				(cpu - cpuBefore.getOrDefault(instance, cpu)) / (double) sorted.length));
 		return new Load(sorted.length / (duration.toNanos() / 1e9), sorted[sorted.length / 2],
-				sorted[(int) (sorted.length * 0.99)], cpuPerRequest, errors.get());
+				sorted[(int) (sorted.length * 0.99)], Map.of(), errors.get());
 	}
 
 	/** CPU time each instance has used so far, in nanoseconds. */
