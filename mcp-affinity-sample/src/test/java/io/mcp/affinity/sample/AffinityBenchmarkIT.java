@@ -164,8 +164,8 @@ class AffinityBenchmarkIT {
 		if (!jvm.isBlank()) {
 			command.addAll(List.of(jvm.trim().split("\\s+")));
 		}
-		command.addAll(List.of("-jar", System.getProperty("sample.jar"), "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
-				"--spring.main.banner-mode=off", "--logging.level.root=WARN"));
+		command.addAll(List.of("-jar", System.getProperty("sample.jar"), "--server.port=" + address.getPort(),
+				"--server.address=127.0.0.1", "--spring.main.banner-mode=off", "--logging.level.root=WARN"));
 		if (redis != null) {
 			command.addAll(List.of("--spring.data.redis.host=127.0.0.1", "--spring.data.redis.port=" + redis.port(),
 					"--mcp.affinity.local-server-address=" + address, "--mcp.affinity.forwarding.secret=benchmark-secret!",

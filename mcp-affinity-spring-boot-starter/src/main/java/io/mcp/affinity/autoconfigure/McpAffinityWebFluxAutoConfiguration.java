@@ -146,8 +146,12 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	 */
 	private static List<HttpHeadersFilter> observationFilters(ObservationRegistry observationRegistry,
 			ListableBeanFactory beanFactory) {
-		if (observationRegistry.isNoop() || !ClassUtils.isPresent(TRACER_CLASS, null)
-				|| beanFactory.getBeanNamesForType(ClassUtils.resolveClassName(TRACER_CLASS, null)).length == 0) {
+		if (observationRegistry.isNoop() || !ClassUtils.isPresent(TRACER_CLASS, null)) {
+			return List.of();
+		}
+		// Without initializing factory beans early: a type check only.
+		Class<?> tracer = ClassUtils.resolveClassName(TRACER_CLASS, null);
+		if (beanFactory.getBeanNamesForType(tracer, true, false).length == 0) {
 			return List.of();
 		}
 		return List.of(new ObservedRequestHttpHeadersFilter(observationRegistry), new ObservedResponseHttpHeadersFilter());

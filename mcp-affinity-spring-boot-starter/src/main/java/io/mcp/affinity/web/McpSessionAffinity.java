@@ -4,7 +4,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -16,6 +15,7 @@ import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.web.RoutingObserver.Decision;
 import io.mcp.affinity.web.RoutingObserver.ForwardOutcome;
+import io.netty.channel.EventLoop;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,10 +54,11 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private static final Logger logger = LoggerFactory.getLogger(McpSessionAffinity.class);
 
-	// Set on an exchange once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
-	// One timer per event loop (a handful per application), created on first use.
-	private static final Map<ExecutorService, Scheduler> EVENT_LOOP_TIMERS = new ConcurrentHashMap<>();
+	// One timer per event loop (a handful per application), created on first use and forgotten when its loop ends.
+	// Never disposed here: disposing one would shut its event loop down.
+	private static final Map<EventLoop, Scheduler> EVENT_LOOP_TIMERS = new ConcurrentHashMap<>();
 
+	// Set on an exchange once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
 	private static final String FILTERED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".filtered";
 
 	private final SessionOwnerResolver resolver;
@@ -197,8 +198,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	private static Scheduler timerFor(ServerHttpRequest request) {
 		Object nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
 		if (nativeRequest instanceof Connection connection) {
-			return EVENT_LOOP_TIMERS.computeIfAbsent(connection.channel().eventLoop(),
-					(eventLoop) -> Schedulers.fromExecutorService(eventLoop, "mcp-affinity-body-timeout"));
+			return EVENT_LOOP_TIMERS.computeIfAbsent(connection.channel().eventLoop(), (eventLoop) -> {
+				eventLoop.terminationFuture().addListener((terminated) -> EVENT_LOOP_TIMERS.remove(eventLoop));
+				return Schedulers.fromExecutorService(eventLoop, "mcp-affinity-body-timeout");
+			});
 		}
 		return Schedulers.parallel();
 	}
