@@ -2,6 +2,7 @@ package io.mcp.affinity.core;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import org.jspecify.annotations.Nullable;
@@ -31,7 +32,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 
 	private final Supplier<Mono<?>> onRegistryRegained;
 
-	private Runnable onRegistryFailed = () -> {
+	private Consumer<Throwable> onRegistryFailed = (ex) -> {
 	};
 
 	private volatile boolean failing;
@@ -96,7 +97,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			this.failing = false;
 			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
 		}).onErrorResume((ex) -> {
-			this.onRegistryFailed.run();
+			this.onRegistryFailed.accept(ex);
 			if (!this.failing && !this.quiet) {
 				logger.warn("HeartbeatFailed: the registry did not answer ({}); retrying every {}", ex.getMessage(),
 						this.interval);
@@ -119,9 +120,9 @@ public final class InstanceHeartbeat implements AutoCloseable {
 
 	/**
 	 * Sets what to do each time a heartbeat fails.
-	 * @param onRegistryFailed the action
+	 * @param onRegistryFailed the action, given the failure
 	 */
-	public void setOnRegistryFailed(Runnable onRegistryFailed) {
+	public void setOnRegistryFailed(Consumer<Throwable> onRegistryFailed) {
 		this.onRegistryFailed = onRegistryFailed;
 	}
 

@@ -3,6 +3,7 @@ package io.mcp.affinity.core;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
@@ -27,9 +28,12 @@ import reactor.core.publisher.Mono;
  * background, so a hot session costs no L2 command per request;</li>
  * <li>sessions other instances own are cached for the shorter L1 time-to-live, bounded in number.</li>
  * </ul>
- * While the L2 is unavailable, claims for this instance succeed locally, and L2 calls fail fast for a back-off period
- * instead of each waiting for a timeout. {@link #republishLocalSessions()} writes every local session to the L2 again
- * once it is back (possibly empty after a restart).
+ * A slow L2 is not a down L2: a call that runs out of time fails that call alone. The store turns <em>degraded</em>
+ * only on evidence of an outage: a call (or a {@linkplain #reportFailure reported} event) that found the L2
+ * unreachable, or {@value #FAILURES_BEFORE_DEGRADED} failed calls in a row with no answer between them. While degraded,
+ * claims for this instance succeed locally, and L2 calls fail fast but for one probe per back-off period, instead of
+ * each waiting for a timeout. {@link #republishLocalSessions()} writes every local session to the L2 again once it is
+ * back (possibly empty after a restart).
  */
 public final class TwoTierOwnershipStore implements OwnershipStore {
 
@@ -45,8 +49,11 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	/** Default time after an outage during which a session unknown to the L2 is "unavailable", not "unknown". */
 	public static final Duration DEFAULT_RECOVERY_WINDOW = Duration.ofSeconds(10);
 
-	/** Default time L2 calls fail fast after the L2 failed. */
+	/** Default time L2 calls fail fast, while degraded, between two probes of the L2. */
 	public static final Duration DEFAULT_L2_RETRY_BACKOFF = Duration.ofSeconds(1);
+
+	/** Failed L2 calls in a row, with no answer between them, that are taken as an outage. */
+	public static final int FAILURES_BEFORE_DEGRADED = 3;
 
 	private static final Logger logger = LoggerFactory.getLogger(TwoTierOwnershipStore.class);
 
@@ -62,7 +69,10 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 
 	private final AtomicBoolean degraded = new AtomicBoolean();
 
-	private volatile long l2RetryAt;
+	// While degraded: when the next probe of the L2 may go through (all other calls fail fast until then).
+	private final AtomicLong l2RetryAt = new AtomicLong();
+
+	private final AtomicInteger failuresInARow = new AtomicInteger();
 
 	private final LongAdder l1Hits = new LongAdder();
 
@@ -137,7 +147,9 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		return callL2(() -> this.l2.claim(sessionId, ownerEpoch))
 			.doOnNext((winner) -> remember(sessionId, winner, System.nanoTime()))
 			.onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> {
-				if (!ownerEpoch.equals(this.localEpoch)) {
+				// Only in an outage is a session held here alone: when the L2 is merely slow, the caller learns that the
+				// claim failed rather than handing out an id other instances cannot place.
+				if (!ownerEpoch.equals(this.localEpoch) || !this.degraded.get()) {
 					return Mono.error(ex);
 				}
 				// Held here; republishLocalSessions() writes it once the L2 is back.
@@ -259,20 +271,21 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	 * @return how many sessions were written
 	 */
 	public Mono<Long> republishLocalSessions() {
-		this.l2RetryAt = 0;
+		this.l2RetryAt.set(0);
+		this.failuresInARow.set(0);
 		beginRecovery();
 		return republishAll(endOutage());
 	}
 
 	/**
-	 * Marks the store degraded because the registry, on the same Redis, stopped answering: whatever this instance's own
-	 * store calls saw, the next answers may come from a restarted, empty Redis.
+	 * Counts a failure seen outside this store's own calls, by the same rules: the registry's heartbeat (on the same
+	 * Redis) that failed, or the Redis client reporting that it cannot reach Redis.
+	 * @param failure what failed; an {@link OwnershipStoreUnavailableException} that is
+	 * {@linkplain OwnershipStoreUnavailableException#isUnreachable() unreachable} degrades the store at once
 	 */
-	public void registryUnavailable() {
-		if (this.degraded.compareAndSet(false, true)) {
-			this.degradedSince = System.nanoTime();
-			logger.warn("DistributedStoreUnavailable: the registry stopped answering; serving sessions owned here from L1");
-		}
+	public void reportFailure(Throwable failure) {
+		l2Failed((failure instanceof OwnershipStoreUnavailableException unavailable) ? unavailable
+				: new OwnershipStoreUnavailableException(String.valueOf(failure.getMessage()), failure));
 	}
 
 	/**
@@ -325,7 +338,7 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		}).onErrorResume(OwnershipStoreUnavailableException.class, (ex) -> Mono.empty());
 	}
 
-	/** Whether the L2 failed recently and calls to it fail fast. */
+	/** Whether the L2 is taken to be down (see the class description) and calls to it fail fast. */
 	public boolean isDegraded() {
 		return this.degraded.get();
 	}
@@ -367,8 +380,8 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 
 	private <T> Mono<T> callL2(Supplier<Mono<T>> call) {
 		return Mono.defer(() -> {
-			if (this.l2RetryAt != 0 && System.nanoTime() - this.l2RetryAt < 0) {
-				return Mono.error(new OwnershipStoreUnavailableException("L2 failed recently; retrying after back-off", null));
+			if (this.degraded.get() && !probeAllowed()) {
+				return Mono.error(new OwnershipStoreUnavailableException("L2 down; probing it again after back-off", null));
 			}
 			return call.get()
 				.doOnError(OwnershipStoreUnavailableException.class, this::l2Failed)
@@ -376,9 +389,17 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		});
 	}
 
+	// While degraded, one call per back-off period goes through to see whether the L2 is back.
+	private boolean probeAllowed() {
+		long now = System.nanoTime();
+		long retryAt = this.l2RetryAt.get();
+		return now - retryAt >= 0 && this.l2RetryAt.compareAndSet(retryAt, now + this.retryBackoffNanos);
+	}
+
 	// The first answer after a failure ends the outage: what was held here while it lasted is published now, not at
 	// the next heartbeat.
 	private void l2Answered() {
+		this.failuresInARow.set(0);
 		if (this.degraded.get() && endOutage()) {
 			beginRecovery();
 			republishAll(true).subscribe(null, (ex) -> logger.debug("Republishing failed", ex));
@@ -387,11 +408,17 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 
 	private void l2Failed(OwnershipStoreUnavailableException ex) {
 		this.l2Errors.increment();
-		this.l2RetryAt = System.nanoTime() + this.retryBackoffNanos;
+		int failures = this.failuresInARow.incrementAndGet();
+		if (!ex.isUnreachable() && failures < FAILURES_BEFORE_DEGRADED) {
+			// One slow answer is not an outage: this call failed, the next one may well succeed.
+			logger.debug("DistributedStoreCallFailed failuresInARow={} ({})", failures, ex.getMessage());
+			return;
+		}
 		if (this.degraded.compareAndSet(false, true)) {
 			this.degradedSince = System.nanoTime();
-			logger.warn("DistributedStoreUnavailable: serving sessions owned here from L1 until the store is back ({})",
-					ex.getMessage());
+			this.l2RetryAt.set(System.nanoTime() + this.retryBackoffNanos);
+			logger.warn("DistributedStoreUnavailable: serving sessions owned here from L1 until the store is back ({}{})",
+					ex.getMessage(), ex.isUnreachable() ? "" : ", " + failures + " failed calls in a row");
 		}
 	}
 

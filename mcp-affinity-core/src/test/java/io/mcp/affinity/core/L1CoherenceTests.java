@@ -45,17 +45,17 @@ class L1CoherenceTests {
 		LettuceConnectionFactory factory = this.connections.factory();
 		InstanceIdentity identity = InstanceIdentity.create(URI.create(address));
 		RedisOwnershipStore l2 = new RedisOwnershipStore(TestRedis.template(factory), this.keyPrefix, TIME_TO_LIVE,
-				Duration.ofMillis(500));
+				RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE,
 				Duration.ofMinutes(10), 1_000, Duration.ofMinutes(5), Duration.ofSeconds(1));
 		RedisSessionInvalidations invalidations = new RedisSessionInvalidations(factory, TestRedis.template(factory),
-				this.keyPrefix, Duration.ofMillis(500));
+				this.keyPrefix, RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		store.setInvalidationPublisher(invalidations::publish);
 		Disposable subscription = invalidations.subscribe(store::evictFromL1);
 		this.closeables.add(subscription::dispose);
 		this.closeables.add(invalidations);
 		RedisInstanceRegistry registry = new RedisInstanceRegistry(TestRedis.template(factory), this.keyPrefix,
-				Duration.ofSeconds(30), Duration.ofMillis(100), Duration.ofMillis(500));
+				Duration.ofSeconds(30), Duration.ofMillis(100), RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		registry.setConfirmationDelay(Duration.ofMillis(200));
 		registry.heartbeat(identity).block();
 		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));

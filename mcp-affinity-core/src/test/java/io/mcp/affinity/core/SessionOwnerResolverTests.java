@@ -34,12 +34,12 @@ class SessionOwnerResolverTests {
 			Duration livenessCacheTime) {
 		InstanceIdentity identity = InstanceIdentity.create(URI.create(address));
 		RedisOwnershipStore l2 = new RedisOwnershipStore(this.connections.template(), this.keyPrefix, TIME_TO_LIVE,
-				Duration.ofMillis(500));
+				RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		TwoTierOwnershipStore store = new TwoTierOwnershipStore(identity.epoch(), l2, TIME_TO_LIVE,
 				TwoTierOwnershipStore.DEFAULT_L1_TIME_TO_LIVE, TwoTierOwnershipStore.DEFAULT_L1_MAXIMUM_SIZE,
 				refreshInterval, TwoTierOwnershipStore.DEFAULT_L2_RETRY_BACKOFF);
 		RedisInstanceRegistry registry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
-				heartbeatTimeToLive, livenessCacheTime, Duration.ofMillis(500));
+				heartbeatTimeToLive, livenessCacheTime, RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		registry.setConfirmationDelay(Duration.ofMillis(200));
 		registry.heartbeat(identity).block();
 		return new Instance(identity, store, registry, new SessionOwnerResolver(identity, store, registry));
@@ -143,7 +143,7 @@ class SessionOwnerResolverTests {
 		SessionId session = newSession();
 		observer.store.claim(session, late.epoch()).block();
 		RedisInstanceRegistry lateRegistry = new RedisInstanceRegistry(this.connections.template(), this.keyPrefix,
-				Duration.ofSeconds(30), Duration.ofMillis(100), Duration.ofMillis(500));
+				Duration.ofSeconds(30), Duration.ofMillis(100), RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		reactor.core.publisher.Mono.delay(Duration.ofMillis(50)).then(lateRegistry.heartbeat(late)).subscribe();
 
 		OwnerResolution resolution = observer.resolver.resolve(session).block();

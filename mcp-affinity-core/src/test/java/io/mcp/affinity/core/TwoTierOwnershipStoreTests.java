@@ -20,9 +20,7 @@ import static org.awaitility.Awaitility.await;
 
 class TwoTierOwnershipStoreTests extends AbstractOwnershipStoreContractTests {
 
-	// Generous: these tests are about what the store does, not how fast; on a loaded machine a first call (connect,
-	// load the script) can take longer than the production default of 250 ms. Degraded mode has its own tests.
-	private static final Duration OPERATION_TIMEOUT = Duration.ofSeconds(5);
+	private static final Duration OPERATION_TIMEOUT = RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT;
 
 	@RegisterExtension
 	final RedisConnections connections = new RedisConnections();

@@ -166,7 +166,8 @@ class AffinityBenchmarkIT {
 		if (redis != null) {
 			command.addAll(List.of("--spring.data.redis.host=127.0.0.1", "--spring.data.redis.port=" + redis.port(),
 					"--mcp.affinity.local-server-address=" + address, "--mcp.affinity.forwarding.secret=benchmark-secret!",
-					// Heartbeats rare, so they do not blur the Redis command counts.
+					// Heartbeats rare, so they do not blur the Redis command counts (the benchmark counts commands per
+					// request; nothing in it fails or passes on liveness).
 					"--mcp.affinity.heartbeat.interval=60s", "--mcp.affinity.heartbeat.time-to-live=180s"));
 		}
 		if (!affinity) {

@@ -35,6 +35,9 @@ final class InProcessCluster implements AutoCloseable {
 			List<String> args = new ArrayList<>(List.of("--server.port=" + port, "--server.address=127.0.0.1",
 					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redisHost,
 					"--spring.data.redis.port=" + redisPort, "--mcp.affinity.redis.key-prefix=" + keyPrefix,
+					// Faster death detection than production's 15 s, for the tests that stop an instance and wait
+					// for the others to notice; no request passes here that would fail with the defaults (ColdBurstIT
+					// runs those).
 					"--mcp.affinity.heartbeat.interval=500ms", "--mcp.affinity.heartbeat.time-to-live=3s",
 					"--mcp.affinity.heartbeat.liveness-cache-time=500ms", "--spring.main.banner-mode=off",
 					"--spring.ai.mcp.server.streamable-http.keep-alive-interval=1s",

@@ -8,6 +8,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToIntFunction;
 
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.core.test.TestRedis.EmbeddedRedis;
@@ -15,13 +17,28 @@ import io.mcp.affinity.sample.cluster.LocalCluster;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
 
 /**
- * Sample instances as real processes (the packaged jar), a Redis of the test's own and a round-robin front door:
- * instances can be killed with SIGKILL, stopped with SIGTERM and restarted at the same address; Redis can be stopped
- * and started again, empty.
+ * Sample instances as real processes (the packaged jar), started together, a Redis of the test's own and a round-robin
+ * front door: instances can be killed with SIGKILL, stopped with SIGTERM and restarted at the same address; Redis can
+ * be stopped and started again, empty.
  */
 final class ProcessCluster implements AutoCloseable {
 
+	/**
+	 * Settings of the fault suite, which kills instances and waits for the others to notice: with the production
+	 * heartbeat (a 15 s time-to-live) each fault would take a quarter of a minute to show. Nothing in them makes a
+	 * request pass that would fail with the defaults; the debug log shows every routing decision when one fails.
+	 */
+	static final List<String> FAST_DEATH_DETECTION = List.of("--mcp.affinity.heartbeat.interval=500ms",
+			"--mcp.affinity.heartbeat.time-to-live=3s", "--logging.level.io.mcp.affinity=DEBUG");
+
+	// Each cluster of a test run logs to a folder of its own.
+	private static final AtomicInteger CLUSTERS = new AtomicInteger();
+
 	final EmbeddedRedis redis = EmbeddedRedis.start();
+
+	private final List<String> arguments;
+
+	private final int redisPort;
 
 	private final String jar = System.getProperty("sample.jar");
 
@@ -34,8 +51,21 @@ final class ProcessCluster implements AutoCloseable {
 	private final RoundRobinFrontDoor frontDoor;
 
 	ProcessCluster(int size) throws Exception {
+		this(size, FAST_DEATH_DETECTION, EmbeddedRedis::port);
+	}
+
+	/**
+	 * Starts a cluster.
+	 * @param size how many instances
+	 * @param arguments arguments for every instance besides its address, Redis and the forwarding secret; none for
+	 * the production defaults
+	 * @param redisPort the port the instances reach Redis at, given the cluster's Redis (a proxy in front of it, say)
+	 */
+	ProcessCluster(int size, List<String> arguments, ToIntFunction<EmbeddedRedis> redisPort) throws Exception {
+		this.arguments = List.copyOf(arguments);
+		this.redisPort = redisPort.applyAsInt(this.redis);
 		this.processes = new Process[size];
-		this.logs = Files.createDirectories(Path.of("target", "process-cluster"));
+		this.logs = Files.createDirectories(Path.of("target", "process-cluster", "cluster-" + CLUSTERS.incrementAndGet()));
 		for (int i = 0; i < size; i++) {
 			this.addresses.add(URI.create("http://127.0.0.1:" + TestRedis.freePort()));
 		}
@@ -63,13 +93,14 @@ final class ProcessCluster implements AutoCloseable {
 	private void start(int index) {
 		URI address = this.addresses.get(index);
 		try {
-			this.processes[index] = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-jar",
-					this.jar, "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
+			List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+					"-jar", this.jar, "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
 					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=127.0.0.1",
-					"--spring.data.redis.port=" + this.redis.port(), "--mcp.affinity.heartbeat.interval=500ms",
-					"--mcp.affinity.heartbeat.time-to-live=3s", "--mcp.affinity.forwarding.secret=process-cluster-secret",
-					"--spring.lifecycle.timeout-per-shutdown-phase=3s", "--spring.main.banner-mode=off",
-					"--logging.level.io.mcp.affinity=DEBUG")
+					"--spring.data.redis.port=" + this.redisPort,
+					"--mcp.affinity.forwarding.secret=process-cluster-secret",
+					"--spring.lifecycle.timeout-per-shutdown-phase=3s", "--spring.main.banner-mode=off"));
+			command.addAll(this.arguments);
+			this.processes[index] = new ProcessBuilder(command)
 				.redirectErrorStream(true)
 				.redirectOutput(ProcessBuilder.Redirect.appendTo(this.logs.resolve("instance-" + index + ".log").toFile()))
 				.start();

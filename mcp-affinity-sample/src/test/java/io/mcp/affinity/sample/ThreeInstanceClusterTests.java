@@ -1,9 +1,11 @@
 package io.mcp.affinity.sample;
 
+import java.io.ByteArrayInputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -197,6 +199,27 @@ class ThreeInstanceClusterTests {
 			assertThat(response.body())
 				.isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32001,\"message\":\"Session not found\"}}");
 		}
+	}
+
+	@Test
+	@Order(6)
+	void aChunkedBodyOverTheLimitGets413FromTheOwnerAndFromANonOwner() throws Exception {
+		URI owner = this.cluster.addresses().get(0);
+		String session = RawMcp.initialize(owner);
+		byte[] large = ("{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"remember\","
+				+ "\"arguments\":{\"key\":\"k\",\"value\":\"" + "x".repeat(300 * 1024) + "\"}}}")
+			.getBytes(StandardCharsets.UTF_8);
+		for (URI instance : List.of(owner, this.cluster.addresses().get(1))) {
+			// From a stream of unknown length: sent chunked, with no Content-Length to check up front.
+			HttpResponse<String> response = this.http.send(RawMcp.request(instance, session, "")
+				.POST(HttpRequest.BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(large)))
+				.build(), HttpResponse.BodyHandlers.ofString());
+			assertThat(response.statusCode()).as("answer of %s", instance).isEqualTo(413);
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("Request body too large");
+		}
+		// The session is unharmed.
+		assertThat(RawMcp.post(this.cluster.addresses().get(2), session,
+				"{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\"}").statusCode()).isEqualTo(200);
 	}
 
 	@Test

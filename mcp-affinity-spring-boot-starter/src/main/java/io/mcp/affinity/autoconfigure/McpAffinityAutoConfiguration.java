@@ -11,6 +11,7 @@ import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.memory.SingleInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisConnectionWatch;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
 import io.mcp.affinity.core.redis.RedisSessionInvalidations;
@@ -30,6 +31,7 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
 import org.springframework.core.env.Environment;
 import org.springframework.data.redis.connection.ReactiveRedisConnectionFactory;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 import org.springframework.data.redis.core.ReactiveStringRedisTemplate;
 import reactor.core.publisher.Mono;
 
@@ -68,7 +70,8 @@ public final class McpAffinityAutoConfiguration {
 				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
 						? twoTier.republishLocalSessions() : Mono.empty());
 		if (ownershipStore instanceof TwoTierOwnershipStore twoTier) {
-			heartbeat.setOnRegistryFailed(twoTier::registryUnavailable);
+			// The registry lives in the same Redis: its failures count as the store's.
+			heartbeat.setOnRegistryFailed(twoTier::reportFailure);
 		}
 		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT,
 				() -> (ownershipStore instanceof TwoTierOwnershipStore twoTier) ? twoTier.releaseLocalSessions()
@@ -155,6 +158,13 @@ public final class McpAffinityAutoConfiguration {
 						ex.getMessage() + ". Lower mcp.affinity.l1.time-to-live and mcp.affinity.refresh-interval, "
 								+ "or raise mcp.affinity.ownership-time-to-live.");
 			}
+		}
+
+		@Bean
+		@ConditionalOnBean({ TwoTierOwnershipStore.class, LettuceConnectionFactory.class })
+		RedisConnectionWatch mcpAffinityRedisConnectionWatch(LettuceConnectionFactory connectionFactory,
+				TwoTierOwnershipStore ownershipStore) {
+			return RedisConnectionWatch.start(connectionFactory, ownershipStore::reportFailure);
 		}
 
 		@Bean

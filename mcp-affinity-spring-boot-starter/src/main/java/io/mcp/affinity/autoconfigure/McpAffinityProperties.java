@@ -203,12 +203,14 @@ public class McpAffinityProperties {
 		private String keyPrefix = RedisOwnershipStore.DEFAULT_KEY_PREFIX;
 
 		/**
-		 * Bound on every Redis call; past it the instance serves from memory and degrades.
+		 * Bound on every Redis call, retries included; a call past it fails that request alone, and is not taken for an
+		 * outage on its own.
 		 */
 		private Duration operationTimeout = RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT;
 
 		/**
-		 * How long Redis calls fail fast after one failed, instead of each waiting for the timeout.
+		 * While Redis is taken to be down, how long Redis calls fail fast between two probes of it, instead of each
+		 * waiting for the timeout.
 		 */
 		private Duration retryBackoff = TwoTierOwnershipStore.DEFAULT_L2_RETRY_BACKOFF;
 
@@ -267,7 +269,8 @@ public class McpAffinityProperties {
 		private Duration timeToLive = RedisInstanceRegistry.DEFAULT_HEARTBEAT_TIME_TO_LIVE;
 
 		/**
-		 * How long a look-up of a live instance is trusted in memory.
+		 * How long a look-up of a live instance is trusted in memory before Redis is asked again (in the background
+		 * for an instance seen live within the heartbeat time-to-live).
 		 */
 		private Duration livenessCacheTime = RedisInstanceRegistry.DEFAULT_LIVENESS_CACHE_TIME;
 
@@ -301,8 +304,8 @@ public class McpAffinityProperties {
 	public static class Forwarding {
 
 		/**
-		 * How long to wait for a connection to the owning instance; past it the owner counts as unreachable and the
-		 * client gets 404.
+		 * How long to wait for a connection to the owning instance; past it the client gets 503 and may retry (a
+		 * refused connection, by contrast, means the owner is gone: 404).
 		 */
 		private Duration connectTimeout = Duration.ofSeconds(2);
 

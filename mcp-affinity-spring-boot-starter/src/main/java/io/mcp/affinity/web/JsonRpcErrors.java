@@ -33,11 +33,19 @@ enum JsonRpcErrors {
 	/** The client stopped sending its request body. */
 	BODY_TIMEOUT(HttpStatus.REQUEST_TIMEOUT, -32600, "Request body not received in time"),
 
-	/** The ownership store did not answer in time; the session may well be alive, so retry rather than restart. */
+	/**
+	 * The ownership store did not answer in time: the session may well be alive (retry rather than restart), or a new
+	 * session could not be made routable (retry the initialize).
+	 */
 	STORE_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner temporarily unknown; retry shortly"),
+
+	/** The owning instance did not accept a connection in time: busy, or going away; retry rather than restart. */
+	OWNER_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner not reachable in time; retry shortly"),
 
 	/** The owning instance accepted the request but sent no response headers in time. */
 	OWNER_TIMEOUT(HttpStatus.GATEWAY_TIMEOUT, -32000, "Session owner did not answer in time");
+
+	private static final String RETRY_AFTER_SECONDS = "1";
 
 	private final HttpStatus status;
 
@@ -56,13 +64,16 @@ enum JsonRpcErrors {
 	Mono<ServerResponse> response() {
 		ServerResponse.BodyBuilder builder = ServerResponse.status(this.status).contentType(MediaType.APPLICATION_JSON);
 		if (this.status == HttpStatus.SERVICE_UNAVAILABLE) {
-			builder.header(HttpHeaders.RETRY_AFTER, "1");
+			builder.header(HttpHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
 		}
 		return builder.bodyValue(this.body);
 	}
 
 	Mono<Void> writeTo(ServerHttpResponse response) {
 		response.setStatusCode(this.status);
+		if (this.status == HttpStatus.SERVICE_UNAVAILABLE) {
+			response.getHeaders().set(HttpHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
+		}
 		response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
 		response.getHeaders().setContentLength(this.body.length);
 		return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(this.body)));

@@ -20,7 +20,8 @@ import reactor.core.publisher.Mono;
 /**
  * The SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05), unchanged, except that the session announced in
  * its {@code endpoint} event is claimed for this instance before that event leaves: the client's first POST may land
- * on any instance, and must find the owner.
+ * on any instance, and must find the owner. If the claim fails, the event never leaves: the endpoint event is the
+ * stream's first, so nothing has been sent yet, and the client gets 503 with {@code Retry-After} instead.
  */
 final class LegacyEndpointClaimingResponse implements ServerResponse {
 
@@ -53,7 +54,10 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 	@Override
 	public Mono<Void> writeTo(ServerWebExchange exchange, Context context) {
 		ServerWebExchange claiming = exchange.mutate().response(new Claiming(exchange.getResponse())).build();
-		return this.delegate.writeTo(claiming, context);
+		return this.delegate.writeTo(claiming, context)
+			.onErrorResume((ex) -> ex instanceof McpSessionAffinity.SessionNotClaimedException
+					&& !exchange.getResponse().isCommitted(),
+					(ex) -> JsonRpcErrors.STORE_UNAVAILABLE.writeTo(exchange.getResponse()));
 	}
 
 	/** The session id in an SSE chunk that announces the message endpoint, if it is one. */
@@ -89,8 +93,11 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 
 		@Override
 		public Mono<Void> writeAndFlushWith(Publisher<? extends Publisher<? extends DataBuffer>> body) {
-			return super.writeAndFlushWith(
-					Flux.from(body).map((chunk) -> Flux.from(chunk).concatMap(this::claimIfAnnounced)));
+			// The response is committed as soon as its first chunk is handed on, so that chunk (one event, the
+			// endpoint) is looked at, and the session claimed, before it is: a failed claim can still become a 503.
+			return super.writeAndFlushWith(Flux.from(body).concatMap((chunk) -> this.inspected
+					? Mono.just(Flux.from(chunk))
+					: Flux.from(chunk).concatMap(this::claimIfAnnounced).collectList().map(Flux::fromIterable)));
 		}
 
 		private Mono<DataBuffer> claimIfAnnounced(DataBuffer buffer) {

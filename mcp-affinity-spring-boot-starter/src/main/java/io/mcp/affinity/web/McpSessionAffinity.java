@@ -20,6 +20,7 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -166,30 +167,56 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
-		Duration timeout = this.bodyTimeout;
-		if (timeout != null && request.method() != HttpMethod.GET) {
-			return dispatch(withBodyTimeout(request, timeout), next)
-				.onErrorResume((ex) -> causedBy(ex, BodyTimeoutException.class),
-						(ex) -> JsonRpcErrors.BODY_TIMEOUT.response());
+		if (request.method() == HttpMethod.GET) {
+			return dispatch(request, next);
 		}
-		return dispatch(request, next);
+		Duration timeout = this.bodyTimeout;
+		// A declared length is checked before anything is read (see dispatch); a body of undeclared length (chunked)
+		// is counted as it streams.
+		long limit = request.headers().contentLength().isPresent() ? Long.MAX_VALUE : this.maxBodySize;
+		if (timeout == null && limit == Long.MAX_VALUE) {
+			return dispatch(request, next);
+		}
+		return dispatch(withGuardedBody(request, timeout, limit), next)
+			.onErrorResume((ex) -> causedBy(ex, BodyTimeoutException.class), (ex) -> JsonRpcErrors.BODY_TIMEOUT.response())
+			.onErrorResume((ex) -> causedBy(ex, BodyTooLargeException.class), (ex) -> {
+				this.observer.routed(Decision.INVALID);
+				return JsonRpcErrors.BODY_TOO_LARGE.response();
+			});
 	}
 
-	// The same request, but a body that must keep coming: a pause longer than the timeout ends it with an error. The
+	// The same request, but a body that must keep coming (a pause longer than the timeout ends it with an error) and
+	// must not exceed the limit (a part that goes past it ends it with an error, before any reader holds it). The
 	// rebuilt request keeps the application's message readers, and its exchange (which a forward relays) everything
 	// else of the original, the client's address included.
-	private static ServerRequest withBodyTimeout(ServerRequest request, Duration timeout) {
+	private static ServerRequest withGuardedBody(ServerRequest request, @Nullable Duration timeout, long limit) {
 		ServerWebExchange exchange = request.exchange();
-		Scheduler timer = timerFor(exchange.getRequest());
-		ServerHttpRequest timed = new ServerHttpRequestDecorator(exchange.getRequest()) {
+		Scheduler timer = (timeout != null) ? timerFor(exchange.getRequest()) : null;
+		ServerHttpRequest guarded = new ServerHttpRequestDecorator(exchange.getRequest()) {
 
 			@Override
 			public Flux<DataBuffer> getBody() {
-				return super.getBody().timeout(timeout, Flux.error(BodyTimeoutException::new), timer);
+				Flux<DataBuffer> body = super.getBody();
+				if (limit != Long.MAX_VALUE) {
+					body = body.transformDeferred((parts) -> limited(parts, limit));
+				}
+				return (timer != null) ? body.timeout(timeout, Flux.error(BodyTimeoutException::new), timer) : body;
 			}
 
 		};
-		return ServerRequest.create(exchange.mutate().request(timed).build(), request.messageReaders());
+		return ServerRequest.create(exchange.mutate().request(guarded).build(), request.messageReaders());
+	}
+
+	private static Flux<DataBuffer> limited(Flux<DataBuffer> parts, long limit) {
+		long[] received = new long[1];
+		return parts.map((part) -> {
+			received[0] += part.readableByteCount();
+			if (received[0] > limit) {
+				DataBufferUtils.release(part);
+				throw new BodyTooLargeException();
+			}
+			return part;
+		});
 	}
 
 	// The timer of a request's body: its connection's own event loop, where the body arrives, so arming and
@@ -204,6 +231,15 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			});
 		}
 		return Schedulers.parallel();
+	}
+
+	/** The request body, of undeclared length, went past the limit. */
+	static final class BodyTooLargeException extends RuntimeException {
+
+		BodyTooLargeException() {
+			super("Request body too large", null, false, false);
+		}
+
 	}
 
 	/** The client stopped sending its request body. */
@@ -277,7 +313,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		return next.handle(request).flatMap((response) -> {
 			String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
 			if (created != null) {
-				return claim(request, created).thenReturn(response);
+				// The id reaches the client only once the cluster can route it; otherwise the client is asked to retry.
+				return claim(request, created).thenReturn(response)
+					.onErrorResume(SessionNotClaimedException.class, (ex) -> JsonRpcErrors.STORE_UNAVAILABLE.response());
 			}
 			if (request.method() == HttpMethod.GET && isEventStream(response)) {
 				// Legacy HTTP+SSE: the session id is only in the stream's first event.
@@ -287,19 +325,40 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		});
 	}
 
+	// Completes once the new session is routable from every instance, or fails with SessionNotClaimedException.
 	private Mono<Void> claim(ServerRequest request, String created) {
 		if (this.draining) {
 			logger.debug("SessionNotClaimed: this instance is draining");
 			return Mono.empty();
 		}
-		return bindToPrincipal(request, created).then(Mono.fromCallable(() -> SessionId.of(created)))
-			.flatMap(this.resolver::claim)
+		SessionId sessionId;
+		try {
+			sessionId = SessionId.of(created);
+		}
+		catch (InvalidSessionIdException ex) {
+			logger.warn("SessionClaimFailed: the MCP handler minted an id this layer cannot route ({}); the session is "
+					+ "usable on this instance only", ex.getMessage());
+			return Mono.empty();
+		}
+		return bindToPrincipal(request, created).then(this.resolver.claim(sessionId))
 			.onErrorResume((ex) -> {
-				logger.warn("SessionClaimFailed: the new session stays usable on this instance only ({})",
+				// The store did not confirm in time (it may yet record the claim): undo it in the background.
+				logger.warn("SessionClaimFailed session={}: the client is asked to retry ({})", sessionId,
 						ex.getMessage());
-				return Mono.empty();
+				this.resolver.release(sessionId).subscribe(null, (releaseFailure) -> logger
+					.debug("Releasing the unconfirmed session failed; its entry expires on its own", releaseFailure));
+				return Mono.just(false);
 			})
-			.then();
+			.flatMap((claimed) -> claimed ? Mono.<Void>empty() : Mono.error(new SessionNotClaimedException()));
+	}
+
+	/** A new session could not be made routable from every instance, so its id must not reach the client. */
+	static final class SessionNotClaimedException extends RuntimeException {
+
+		SessionNotClaimedException() {
+			super("Session not claimed", null, false, false);
+		}
+
 	}
 
 	private Mono<Void> bindToPrincipal(ServerRequest request, String created) {
@@ -375,12 +434,18 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			return this.resolver.releaseUnreachable(sessionId, owner)
 				.onErrorReturn(false)
 				.then(JsonRpcErrors.SESSION_NOT_FOUND.writeTo(exchange.getResponse()));
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isConnectTimeout(ex), (ex) -> {
+			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
+			return JsonRpcErrors.OWNER_UNAVAILABLE.writeTo(exchange.getResponse());
 		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex), (ex) -> {
 			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
 			return JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse());
 		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && causedBy(ex, BodyTimeoutException.class), (ex) -> {
 			this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start);
 			return JsonRpcErrors.BODY_TIMEOUT.writeTo(exchange.getResponse());
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && causedBy(ex, BodyTooLargeException.class), (ex) -> {
+			this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start);
+			return JsonRpcErrors.BODY_TOO_LARGE.writeTo(exchange.getResponse());
 		}).doOnError((ex) -> this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start));
 	}
 

@@ -12,6 +12,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ConnectTimeoutException;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.cloud.gateway.config.GatewayProperties;
@@ -157,14 +158,33 @@ public final class OwnerForwarder {
 	}
 
 	/**
-	 * Whether a forwarding error means the owner is unreachable (refused, or no connection in time): its sessions are
-	 * then as good as gone.
+	 * Whether a forwarding error means the owner is gone (connection refused, or no route): its sessions are then as
+	 * good as gone. A connection that was not accepted in time is not that (see {@link #isConnectTimeout}).
 	 * @param error the error
 	 * @return whether the owner could not be reached
 	 */
 	public static boolean isUnreachable(Throwable error) {
 		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (t instanceof ConnectTimeoutException) {
+				return false;
+			}
 			if (t instanceof ConnectException || t instanceof NoRouteToHostException) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * Whether a forwarding error is a connection the owner did not accept in time: a live but overloaded instance
+	 * looks like that too, so its sessions are kept (an instance that is really gone stops renewing its heartbeat,
+	 * and its sessions are then removed as stale).
+	 * @param error the error
+	 * @return whether the connection attempt timed out
+	 */
+	public static boolean isConnectTimeout(Throwable error) {
+		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (t instanceof ConnectTimeoutException) {
 				return true;
 			}
 		}

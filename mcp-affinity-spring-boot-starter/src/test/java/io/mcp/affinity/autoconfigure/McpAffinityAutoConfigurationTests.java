@@ -128,6 +128,7 @@ class McpAffinityAutoConfigurationTests {
 
 	@Test
 	void propertiesBindToTheirDocumentedNames() {
+		// Values unlike the defaults, only to see each one bound; nothing runs with them.
 		this.contextRunner
 			.withPropertyValues("mcp.affinity.ownership-time-to-live=10m", "mcp.affinity.refresh-interval=1m",
 					"mcp.affinity.l1.time-to-live=20s", "mcp.affinity.l1.maximum-size=42",

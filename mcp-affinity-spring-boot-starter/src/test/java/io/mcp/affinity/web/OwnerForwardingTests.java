@@ -13,6 +13,7 @@ import java.util.concurrent.TimeUnit;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.OwnershipStoreUnavailableException;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.test.TestRedis;
@@ -27,6 +28,7 @@ import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerResponse;
@@ -368,6 +370,45 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void aChunkedBodyLargerThanTheCodecsAcceptGets413LocallyAndOnTheWayToTheOwner() {
+		for (String session : List.of(createLocalSession(), ownedRemotely())) {
+			// Parts of 16 KiB with no Content-Length: sent chunked, so only counting can tell the size.
+			Flux<io.netty.buffer.ByteBuf> parts = Flux.range(0, 20)
+				.map((i) -> io.netty.buffer.Unpooled.wrappedBuffer(new byte[16 * 1024]));
+			Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
+				.post()
+				.uri("/mcp")
+				.send(parts)
+				.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+						res.status().code(), res.responseHeaders().copy(), text)))
+				.block(Duration.ofSeconds(20));
+			assertThat(response.status()).as("status for %s", session).isEqualTo(413);
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("Request body too large");
+		}
+	}
+
+	@Test
+	void aNewSessionWhoseClaimFailsIsNeverHandedOutAndTheClientIsAskedToRetry() {
+		((ClaimFailingStore) this.store).failClaims = true;
+		for (String uri : List.of("/mcp", "/sse")) {
+			Response refused = (uri.equals("/mcp") ? this.client.post().uri(uri).send(Mono.empty())
+					: this.client.get().uri(uri))
+				.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+						res.status().code(), res.responseHeaders().copy(), text)))
+				.block(Duration.ofSeconds(10));
+			assertThat(refused.status()).as("status for %s", uri).isEqualTo(503);
+			assertThat(refused.headers().get("Retry-After")).isEqualTo("1");
+			assertThat(refused.headers().get("Mcp-Session-Id")).isNull();
+			assertThat(refused.body()).contains("\"jsonrpc\":\"2.0\"").doesNotContain("sessionId=");
+		}
+
+		((ClaimFailingStore) this.store).failClaims = false;
+		String created = createLocalSession();
+		assertThat(created).isNotNull();
+		assertThat(this.store.findOwner(SessionId.of(created)).block()).isEqualTo(SELF_EPOCH);
+	}
+
+	@Test
 	void aHugeBodyIsRefusedWithoutBeingRead() {
 		byte[] huge = new byte[32 * 1024 * 1024];
 		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", "unknown-session"))
@@ -400,6 +441,36 @@ class OwnerForwardingTests {
 	}
 
 	record Response(int status, HttpHeaders headers, String body) {
+	}
+
+	/** An in-memory store whose claims the test can make fail, as a store that does not answer in time fails them. */
+	static final class ClaimFailingStore implements OwnershipStore {
+
+		private final InMemoryOwnershipStore delegate = new InMemoryOwnershipStore();
+
+		volatile boolean failClaims;
+
+		@Override
+		public Mono<String> claim(SessionId sessionId, String ownerEpoch) {
+			return this.failClaims ? Mono.error(new OwnershipStoreUnavailableException("claim timed out", null))
+					: this.delegate.claim(sessionId, ownerEpoch);
+		}
+
+		@Override
+		public Mono<String> findOwner(SessionId sessionId) {
+			return this.delegate.findOwner(sessionId);
+		}
+
+		@Override
+		public Mono<Void> refresh(SessionId sessionId, String ownerEpoch) {
+			return this.delegate.refresh(sessionId, ownerEpoch);
+		}
+
+		@Override
+		public Mono<Boolean> release(SessionId sessionId, String ownerEpoch) {
+			return this.delegate.release(sessionId, ownerEpoch);
+		}
+
 	}
 
 	/** A registry whose live instances the test sets. */
@@ -440,8 +511,8 @@ class OwnerForwardingTests {
 		}
 
 		@Bean
-		OwnershipStore ownershipStore() {
-			return new InMemoryOwnershipStore();
+		ClaimFailingStore ownershipStore() {
+			return new ClaimFailingStore();
 		}
 
 		@Bean
@@ -459,6 +530,12 @@ class OwnerForwardingTests {
 						: request.bodyToMono(String.class).defaultIfEmpty("").flatMap((body) -> ServerResponse.ok()
 							.bodyValue("local")))
 				.GET("/mcp", (request) -> ServerResponse.ok().bodyValue("local stream"))
+				// The legacy HTTP+SSE transport: the stream's first event announces the session.
+				.GET("/sse", (request) -> ServerResponse.ok()
+					.contentType(org.springframework.http.MediaType.TEXT_EVENT_STREAM)
+					.body(Flux.just(ServerSentEvent.builder("/mcp/message?sessionId=legacy-" + System.nanoTime())
+						.event("endpoint")
+						.build()), ServerSentEvent.class))
 				.DELETE("/mcp", (request) -> ServerResponse.ok().build())
 				.build();
 		}

@@ -6,6 +6,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -23,7 +25,9 @@ import reactor.core.publisher.Mono;
  * with a time-to-live that its heartbeat renews; a hash {@code <prefix>{instances}} lists them for operators. The
  * braces keep all registry keys in one Redis Cluster slot, so the heartbeat script may touch them together.
  * <p>
- * Live look-ups are cached briefly in memory: the request path asks about the same few owners over and over.
+ * Live look-ups are cached briefly in memory: the request path asks about the same few owners over and over. Past
+ * that time, an instance seen live less than a heartbeat time-to-live ago is still answered from memory while Redis is
+ * asked again in the background, so the request path does not wait for Redis to confirm an owner it already knows.
  */
 public final class RedisInstanceRegistry implements InstanceRegistry {
 
@@ -73,6 +77,9 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		.expireAfterWrite(Duration.ofHours(1))
 		.maximumSize(10_000)
 		.build();
+
+	// Epochs whose liveness is being confirmed in the background: one look-up each at a time.
+	private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
 
 	/**
 	 * Creates a registry with the defaults.
@@ -150,11 +157,37 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	/**
 	 * {@inheritDoc}
 	 * <p>
-	 * Answers from the liveness cache, as {@link #findLive} does before it asks Redis.
+	 * Answers from the liveness cache, as {@link #findLive} does before it asks Redis; past the cache time, from an
+	 * instance seen live less than a heartbeat time-to-live ago (as {@link #findLive} would when Redis does not list it)
+	 * while Redis is asked again in the background.
 	 */
 	@Override
 	public @Nullable InstanceIdentity findLiveInMemory(String epoch) {
-		return this.live.getIfPresent(epoch);
+		InstanceIdentity cached = this.live.getIfPresent(epoch);
+		if (cached != null) {
+			return cached;
+		}
+		Sighting sighting = this.lastSeen.getIfPresent(epoch);
+		if (sighting == null || sighting.missing() || System.nanoTime() - sighting.at() >= this.heartbeatTimeToLiveNanos) {
+			return null;
+		}
+		revalidate(epoch, sighting);
+		return sighting.instance();
+	}
+
+	private void revalidate(String epoch, Sighting sighting) {
+		if (!this.revalidating.add(epoch)) {
+			return;
+		}
+		lookUp(epoch).hasElement().doFinally((signal) -> this.revalidating.remove(epoch)).subscribe((found) -> {
+			if (!found) {
+				// Redis no longer lists it: from now on only findLive decides, under its rules.
+				this.lastSeen.put(epoch, new Sighting(sighting.instance(), sighting.at(), true));
+			}
+		}, (ex) -> {
+			// Redis did not answer: an instance live before is taken as live still, as findLive does in an outage.
+			this.live.put(epoch, sighting.instance());
+		});
 	}
 
 	private Mono<InstanceIdentity> lookUp(String epoch) {
@@ -162,7 +195,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
 			.doOnNext((instance) -> {
 				this.live.put(epoch, instance);
-				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime()));
+				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime(), false));
 			});
 	}
 
@@ -228,7 +261,13 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		return this.registryKey + ":draining:" + epoch;
 	}
 
-	private record Sighting(InstanceIdentity instance, long at) {
+	/**
+	 * When an instance was last seen live.
+	 * @param instance the instance
+	 * @param at when
+	 * @param missing whether Redis has not listed it since
+	 */
+	private record Sighting(InstanceIdentity instance, long at, boolean missing) {
 	}
 
 	@Override

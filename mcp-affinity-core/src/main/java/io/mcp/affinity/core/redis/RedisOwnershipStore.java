@@ -25,8 +25,12 @@ public final class RedisOwnershipStore implements OwnershipStore {
 	/** Default time-to-live of an entry after its last claim or refresh. */
 	public static final Duration DEFAULT_TIME_TO_LIVE = Duration.ofMinutes(30);
 
-	/** Default bound on every Redis call. */
-	public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofMillis(250);
+	/**
+	 * Default bound on every Redis call, retries included. Generous on purpose: a call that runs out of time fails the
+	 * request that waits for it, while an outage is recognised by other evidence (see the two-tier store), so this
+	 * only has to cover a slow answer: a cold client, a busy or failing-over node, a GC pause.
+	 */
+	public static final Duration DEFAULT_OPERATION_TIMEOUT = Duration.ofSeconds(5);
 
 	// Create the entry, or renew it for its own owner; answer who owns it afterwards.
 	private static final RedisScript<String> CLAIM = RedisScript.of("""

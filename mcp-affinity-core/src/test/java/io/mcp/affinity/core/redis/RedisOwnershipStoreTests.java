@@ -24,9 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 class RedisOwnershipStoreTests extends AbstractOwnershipStoreContractTests {
 
-	// Generous: these tests are about what the store does, not how fast; on a loaded machine a first call (connect,
-	// load the script) can take longer than the production default of 250 ms.
-	private static final Duration OPERATION_TIMEOUT = Duration.ofSeconds(5);
+	private static final Duration OPERATION_TIMEOUT = RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT;
 
 	@RegisterExtension
 	final RedisConnections connections = new RedisConnections();
