@@ -52,6 +52,8 @@ public final class McpAffinityAutoConfiguration {
 
 	static final String ADDRESS_PROPERTY = "mcp.affinity.local-server-address";
 
+	static final String KEY_PREFIX_PROPERTY = "mcp.affinity.redis.key-prefix";
+
 	// The first Redis connection of a cold JVM can take a while; start-up waits this long for the registration.
 	private static final Duration FIRST_REGISTRATION_TIMEOUT = Duration.ofSeconds(5);
 
@@ -170,15 +172,23 @@ public final class McpAffinityAutoConfiguration {
 		@Bean
 		@ConditionalOnMissingBean
 		RedisInstanceRegistry instanceRegistry(@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
-				McpAffinityProperties properties) {
+				ReactiveRedisConnectionFactory connectionFactory, McpAffinityProperties properties) {
+			String keyPrefix = properties.getRedis().getKeyPrefix();
+			if (connectionFactory instanceof LettuceConnectionFactory lettuce && lettuce.isClusterAware()
+					&& (keyPrefix.indexOf('{') >= 0 || keyPrefix.indexOf('}') >= 0)) {
+				throw new InvalidConfigurationPropertyValueException(KEY_PREFIX_PROPERTY, keyPrefix,
+						"On a Redis Cluster, braces in the prefix become the hash tag of every key: all sessions would "
+								+ "land in one slot on one node, and the registry's own {instances} tag would no longer "
+								+ "keep its keys together. Use a prefix without '{' and '}', for example mcp-affinity:.");
+			}
 			McpAffinityProperties.Heartbeat heartbeat = properties.getHeartbeat();
 			if (heartbeat.getTimeToLive().compareTo(heartbeat.getInterval()) <= 0) {
 				throw new InvalidConfigurationPropertyValueException("mcp.affinity.heartbeat.time-to-live",
 						heartbeat.getTimeToLive(), "It must be longer than mcp.affinity.heartbeat.interval ("
 								+ heartbeat.getInterval() + "), or live instances expire between two heartbeats.");
 			}
-			RedisInstanceRegistry registry = new RedisInstanceRegistry(mcpAffinityRedisTemplate,
-					properties.getRedis().getKeyPrefix(), heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(),
+			RedisInstanceRegistry registry = new RedisInstanceRegistry(mcpAffinityRedisTemplate, keyPrefix,
+					heartbeat.getTimeToLive(), heartbeat.getLivenessCacheTime(),
 					properties.getRedis().getOperationTimeout());
 			registry.setConfirmationDelay(heartbeat.getInterval().plusMillis(500));
 			return registry;

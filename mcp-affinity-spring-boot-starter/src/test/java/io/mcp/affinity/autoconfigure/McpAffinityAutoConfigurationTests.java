@@ -69,6 +69,20 @@ class McpAffinityAutoConfigurationTests {
 	}
 
 	@Test
+	void aKeyPrefixWithBracesOnARedisClusterFailsStartUpNamingThePropertyAndTheReason() {
+		// Nothing connects at start-up but the first heartbeat, which is allowed to fail: no cluster needs to run.
+		this.contextRunner
+			.withPropertyValues("spring.data.redis.cluster.nodes=127.0.0.1:1", "mcp.affinity.redis.key-prefix=app{1}:",
+					"mcp.affinity.local-server-address=http://10.1.2.3:8081")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("mcp.affinity.redis.key-prefix")
+				.hasMessageContaining("hash tag")
+				.hasMessageContaining("one slot"));
+	}
+
+	@Test
 	void withRedisConfiguredButNoAddressStartUpFailsNamingThePropertyAndAnExample() {
 		withRedis().run((context) -> assertThat(context).getFailure()
 			.rootCause()

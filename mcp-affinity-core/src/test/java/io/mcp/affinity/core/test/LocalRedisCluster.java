@@ -1,0 +1,205 @@
+package io.mcp.affinity.core.test;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.api.sync.RedisCommands;
+import io.lettuce.core.cluster.ClusterClientOptions;
+import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
+import io.lettuce.core.cluster.SlotHash;
+import org.springframework.data.redis.connection.RedisClusterConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceClientConfiguration;
+import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
+
+/**
+ * A Redis Cluster of three masters and three replicas on loopback, started from {@link RedisServerBinary} by the test
+ * that needs it, and stopped with it. Nodes fail over after {@value #NODE_TIMEOUT_MILLIS} ms.
+ */
+public final class LocalRedisCluster implements AutoCloseable {
+
+	/** How long a master may be unreachable before its replica takes over. */
+	public static final int NODE_TIMEOUT_MILLIS = 2000;
+
+	private static final int SLOTS = 16384;
+
+	private final List<Node> nodes = new ArrayList<>();
+
+	private final Path directory;
+
+	private LocalRedisCluster() throws IOException {
+		this.directory = Files.createTempDirectory("redis-cluster-");
+	}
+
+	/**
+	 * Starts six nodes, assigns the slots to the first three, makes the others their replicas, and waits until the
+	 * cluster is up everywhere.
+	 * @return the cluster
+	 */
+	public static LocalRedisCluster start() {
+		try {
+			LocalRedisCluster cluster = new LocalRedisCluster();
+			for (int i = 0; i < 6; i++) {
+				int port = TestRedis.freePort();
+				Path nodeDirectory = Files.createDirectories(cluster.directory.resolve("node-" + port));
+				Process process = RedisServerBinary.start(nodeDirectory, List.of("--port", Integer.toString(port),
+						"--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+						"--cluster-node-timeout", Integer.toString(NODE_TIMEOUT_MILLIS), "--save", "", "--appendonly",
+						"no"));
+				cluster.nodes.add(new Node(port, process));
+			}
+			cluster.form();
+			return cluster;
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+	}
+
+	private void form() {
+		List<String> ids = new ArrayList<>();
+		for (Node node : this.nodes) {
+			ids.add(Waiting.until(Duration.ofSeconds(10), () -> admin(node.port(), RedisCommands::clusterMyId)));
+		}
+		for (int i = 0; i < 3; i++) {
+			int from = i * SLOTS / 3;
+			int to = (i + 1) * SLOTS / 3;
+			int[] slots = IntStream.range(from, to).toArray();
+			admin(this.nodes.get(i).port(), (redis) -> redis.clusterAddSlots(slots));
+		}
+		for (Node node : this.nodes.subList(1, 6)) {
+			admin(node.port(), (redis) -> redis.clusterMeet("127.0.0.1", this.nodes.get(0).port()));
+		}
+		for (Node node : this.nodes) {
+			Waiting.until(Duration.ofSeconds(20), () -> admin(node.port(),
+					(redis) -> (redis.clusterNodes().lines().count() == 6) ? "known" : null));
+		}
+		for (int i = 3; i < 6; i++) {
+			String master = ids.get(i - 3);
+			admin(this.nodes.get(i).port(), (redis) -> redis.clusterReplicate(master));
+		}
+		awaitHealthy();
+	}
+
+	/** Waits until every running node reports the cluster up, with every slot served. */
+	public void awaitHealthy() {
+		for (Node node : this.nodes) {
+			if (node.process().isAlive()) {
+				Waiting.until(Duration.ofSeconds(30), () -> admin(node.port(),
+						(redis) -> redis.clusterInfo().contains("cluster_state:ok") ? "ok" : null));
+			}
+		}
+	}
+
+	/** {@code host:port} of every node, as {@code spring.data.redis.cluster.nodes} takes them. */
+	public List<String> nodes() {
+		return this.nodes.stream().map((node) -> "127.0.0.1:" + node.port()).toList();
+	}
+
+	/**
+	 * Arguments that point a Spring Boot application at this cluster, with topology refresh on, as a failover needs.
+	 */
+	public List<String> springArguments() {
+		return List.of("--spring.data.redis.cluster.nodes=" + String.join(",", nodes()),
+				"--spring.data.redis.lettuce.cluster.refresh.adaptive=true",
+				"--spring.data.redis.lettuce.cluster.refresh.period=5s");
+	}
+
+	/** A started connection factory to the cluster, with topology refresh on; the caller destroys it. */
+	public LettuceConnectionFactory connectionFactory() {
+		ClusterClientOptions options = ClusterClientOptions.builder()
+			.topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
+				.enableAllAdaptiveRefreshTriggers()
+				.enablePeriodicRefresh(Duration.ofSeconds(5))
+				.build())
+			.build();
+		LettuceConnectionFactory factory = new LettuceConnectionFactory(new RedisClusterConfiguration(nodes()),
+				LettuceClientConfiguration.builder().clientOptions(options).build());
+		factory.afterPropertiesSet();
+		factory.start();
+		return factory;
+	}
+
+	/**
+	 * The port of the master that serves a key now.
+	 * @param key the key
+	 * @return the master's port
+	 */
+	public int masterOf(String key) {
+		int slot = SlotHash.getSlot(key);
+		for (Node node : this.nodes) {
+			if (!node.process().isAlive()) {
+				continue;
+			}
+			String owner = admin(node.port(), (redis) -> redis.clusterNodes()
+				.lines()
+				.filter((line) -> line.contains("master") && !line.contains("fail") && servesSlot(line, slot))
+				.map((line) -> line.split(" ")[1])
+				.collect(Collectors.joining()));
+			if (!owner.isEmpty()) {
+				return Integer.parseInt(owner.substring(owner.indexOf(':') + 1, owner.indexOf('@')));
+			}
+		}
+		throw new IllegalStateException("No live master serves slot " + slot);
+	}
+
+	private static boolean servesSlot(String line, int slot) {
+		String[] fields = line.split(" ");
+		for (int i = 8; i < fields.length; i++) {
+			String[] range = fields[i].split("-");
+			if (range[0].startsWith("[")) {
+				continue;
+			}
+			int from = Integer.parseInt(range[0]);
+			int to = (range.length > 1) ? Integer.parseInt(range[1]) : from;
+			if (slot >= from && slot <= to) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * Kills a node with SIGKILL.
+	 * @param port the node's port
+	 */
+	public void kill(int port) throws InterruptedException {
+		for (Node node : this.nodes) {
+			if (node.port() == port) {
+				node.process().destroyForcibly().waitFor();
+				return;
+			}
+		}
+		throw new IllegalArgumentException("No node at port " + port);
+	}
+
+	@Override
+	public void close() {
+		for (Node node : this.nodes) {
+			node.process().destroyForcibly();
+		}
+	}
+
+	static <T> T admin(int port, java.util.function.Function<RedisCommands<String, String>, T> command) {
+		RedisClient client = RedisClient.create(RedisURI.create("127.0.0.1", port));
+		try (StatefulRedisConnection<String, String> connection = client.connect()) {
+			return command.apply(connection.sync());
+		}
+		finally {
+			client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
+		}
+	}
+
+	private record Node(int port, Process process) {
+	}
+
+}
