@@ -28,13 +28,23 @@ final class InProcessCluster implements AutoCloseable {
 	}
 
 	InProcessCluster(int size, String redisHost, int redisPort, String... extraProperties) {
+		this(size, List.of("--spring.data.redis.host=" + redisHost, "--spring.data.redis.port=" + redisPort),
+				extraProperties);
+	}
+
+	/**
+	 * Starts instances that reach Redis as the given arguments say: a Redis Cluster or Sentinel set-up, say.
+	 * @param size how many instances
+	 * @param redisArguments the {@code spring.data.redis.*} arguments
+	 * @param extraProperties more arguments for every instance
+	 */
+	InProcessCluster(int size, List<String> redisArguments, String... extraProperties) {
 		String keyPrefix = TestRedis.uniquePrefix();
 		for (int i = 0; i < size; i++) {
 			int port = TestRedis.freePort();
 			URI address = URI.create("http://127.0.0.1:" + port);
 			List<String> args = new ArrayList<>(List.of("--server.port=" + port, "--server.address=127.0.0.1",
-					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=" + redisHost,
-					"--spring.data.redis.port=" + redisPort, "--mcp.affinity.redis.key-prefix=" + keyPrefix,
+					"--mcp.affinity.local-server-address=" + address, "--mcp.affinity.redis.key-prefix=" + keyPrefix,
 					// Faster death detection than production's 15 s, for the tests that stop an instance and wait
 					// for the others to notice; no request passes here that would fail with the defaults (ColdBurstIT
 					// runs those).
@@ -43,6 +53,7 @@ final class InProcessCluster implements AutoCloseable {
 					"--spring.ai.mcp.server.streamable-http.keep-alive-interval=1s",
 					"--mcp.affinity.forwarding.secret=in-process-cluster-secret",
 					"--spring.lifecycle.timeout-per-shutdown-phase=2s"));
+			args.addAll(redisArguments);
 			args.addAll(List.of(extraProperties));
 			this.instances.add(new SpringApplicationBuilder(SampleApplication.class).run(args.toArray(String[]::new)));
 			this.addresses.add(address);

@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.sample.McpClients.Client;
 import io.mcp.affinity.sample.McpClients.Progress;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor.Routed;
@@ -33,6 +34,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /**
  * Three real instances of the sample in this JVM, one real Redis, a round-robin front door with no stickiness, and
@@ -51,12 +53,26 @@ class ThreeInstanceClusterTests {
 
 	@BeforeAll
 	void startCluster() {
-		this.cluster = new InProcessCluster(3);
+		this.cluster = new InProcessCluster(3, redisArguments());
 	}
 
 	@AfterAll
 	void stopCluster() {
 		this.cluster.close();
+		stopRedis();
+	}
+
+	/**
+	 * Where the instances find Redis: the shared test Redis. A subclass runs the suite on another Redis topology.
+	 * @return the {@code spring.data.redis.*} arguments
+	 */
+	protected List<String> redisArguments() {
+		return List.of("--spring.data.redis.host=" + TestRedis.shared().host(),
+				"--spring.data.redis.port=" + TestRedis.shared().port());
+	}
+
+	/** Stops what {@link #redisArguments()} started, once the instances are gone. */
+	protected void stopRedis() {
 	}
 
 	private static SessionInfo sessionInfo(Client client) {
@@ -115,6 +131,8 @@ class ThreeInstanceClusterTests {
 					"countdown-1");
 			long end = System.nanoTime();
 			assertThat(((McpSchema.TextContent) result.content().get(0)).text()).isEqualTo("liftoff after 5 steps");
+			// The client hands notifications to its consumer asynchronously: the last may land just after the result.
+			await().atMost(Duration.ofSeconds(2)).until(() -> client.progress.size() >= 5);
 			List<Progress> progress = client.progress;
 			assertThat(progress).extracting((p) -> p.notification().progress()).containsExactly(1.0, 2.0, 3.0, 4.0, 5.0);
 			// Streamed, not buffered: the first arrives long before the result, and they are spaced like the steps.
@@ -181,7 +199,18 @@ class ThreeInstanceClusterTests {
 		Client client = McpClients.streamable(this.cluster.frontDoor());
 		String session = client.sessionId.get();
 		client.call("remember", Map.of("key", "a", "value", "b"));
+		// Every instance has the owner in memory now (L1)...
+		for (URI instance : this.cluster.addresses()) {
+			assertThat(post(instance, session, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/list\"}").statusCode())
+				.isEqualTo(200);
+		}
 		client.close(); // DELETE, through the front door
+		// ...and forgets it at once: the owner's release reaches every instance (pub/sub), not only its own.
+		for (int i = 0; i < 3; i++) {
+			OwnershipStore store = this.cluster.instance(i).getBean(OwnershipStore.class);
+			await().atMost(Duration.ofSeconds(5))
+				.untilAsserted(() -> assertThat(store.findOwnerInMemory(SessionId.of(session), "none")).isNull());
+		}
 		for (URI instance : this.cluster.addresses()) {
 			HttpResponse<String> response = post(instance, session, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/list\"}");
 			assertThat(response.statusCode()).as("answer of %s", instance).isEqualTo(404);

@@ -128,14 +128,6 @@ public final class McpAffinityAutoConfiguration {
 		}
 
 		@Bean
-		@ConditionalOnBean(TwoTierOwnershipStore.class)
-		L1InvalidationListener mcpAffinityL1InvalidationListener(
-				@Qualifier("mcpAffinity") RedisSessionInvalidations mcpAffinityInvalidations,
-				TwoTierOwnershipStore ownershipStore) {
-			return new L1InvalidationListener(mcpAffinityInvalidations, ownershipStore);
-		}
-
-		@Bean
 		@ConditionalOnMissingBean
 		TwoTierOwnershipStore ownershipStore(InstanceIdentity mcpAffinityInstanceIdentity,
 				@Qualifier("mcpAffinity") ReactiveStringRedisTemplate mcpAffinityRedisTemplate,
@@ -160,6 +152,15 @@ public final class McpAffinityAutoConfiguration {
 						ex.getMessage() + ". Lower mcp.affinity.l1.time-to-live and mcp.affinity.refresh-interval, "
 								+ "or raise mcp.affinity.ownership-time-to-live.");
 			}
+		}
+
+		// Declared after the store: a condition on a bean sees only the definitions registered before it.
+		@Bean
+		@ConditionalOnBean(TwoTierOwnershipStore.class)
+		L1InvalidationListener mcpAffinityL1InvalidationListener(
+				@Qualifier("mcpAffinity") RedisSessionInvalidations mcpAffinityInvalidations,
+				TwoTierOwnershipStore ownershipStore) {
+			return new L1InvalidationListener(mcpAffinityInvalidations, ownershipStore);
 		}
 
 		@Bean

@@ -10,7 +10,9 @@ import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.memory.SingleInstanceRegistry;
+import io.mcp.affinity.core.redis.RedisConnectionWatch;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
+import io.mcp.affinity.core.test.LocalRedisCluster;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
@@ -61,6 +63,8 @@ class McpAffinityAutoConfigurationTests {
 			assertThat(context).hasNotFailed();
 			assertThat(context.getBean(OwnershipStore.class)).isInstanceOf(TwoTierOwnershipStore.class);
 			assertThat(context.getBean(InstanceRegistry.class)).isInstanceOf(RedisInstanceRegistry.class);
+			// What keeps the two tiers honest: ended sessions leave every L1, an unreachable Redis is noticed at once.
+			assertThat(context).hasSingleBean(L1InvalidationListener.class).hasSingleBean(RedisConnectionWatch.class);
 			InstanceIdentity self = context.getBean(InstanceIdentity.class);
 			assertThat(self.address()).isEqualTo(URI.create("http://10.1.2.3:8081"));
 			// The heartbeat registered this instance at start-up.
@@ -70,16 +74,22 @@ class McpAffinityAutoConfigurationTests {
 
 	@Test
 	void aKeyPrefixWithBracesOnARedisClusterFailsStartUpNamingThePropertyAndTheReason() {
-		// Nothing connects at start-up but the first heartbeat, which is allowed to fail: no cluster needs to run.
-		this.contextRunner
-			.withPropertyValues("spring.data.redis.cluster.nodes=127.0.0.1:1", "mcp.affinity.redis.key-prefix=app{1}:",
-					"mcp.affinity.local-server-address=http://10.1.2.3:8081")
-			.run((context) -> assertThat(context).getFailure()
-				.rootCause()
-				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
-				.hasMessageContaining("mcp.affinity.redis.key-prefix")
-				.hasMessageContaining("hash tag")
-				.hasMessageContaining("one slot"));
+		// A real cluster: Lettuce's cluster client reads the topology when the connection factory starts.
+		try (LocalRedisCluster cluster = LocalRedisCluster.start()) {
+			this.contextRunner
+				.withPropertyValues("spring.data.redis.cluster.nodes=" + String.join(",", cluster.nodes()),
+						"mcp.affinity.redis.key-prefix=app{1}:", "mcp.affinity.local-server-address=http://10.1.2.3:8081")
+				.run((context) -> assertThat(context).getFailure()
+					.rootCause()
+					.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+					.hasMessageContaining("mcp.affinity.redis.key-prefix")
+					.hasMessageContaining("hash tag")
+					.hasMessageContaining("one slot"));
+			this.contextRunner
+				.withPropertyValues("spring.data.redis.cluster.nodes=" + String.join(",", cluster.nodes()),
+						"mcp.affinity.redis.key-prefix=app:", "mcp.affinity.local-server-address=http://10.1.2.3:8081")
+				.run((context) -> assertThat(context).hasNotFailed());
+		}
 	}
 
 	@Test

@@ -106,7 +106,7 @@ public final class LocalRedisSentinel implements AutoCloseable {
 			try {
 				RedisClient client = RedisClient.create(RedisURI.create("127.0.0.1", port));
 				try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
-					return connection.sync().getMasterAddrByName(MASTER_NAME).getPort();
+					return ((java.net.InetSocketAddress) connection.sync().getMasterAddrByName(MASTER_NAME)).getPort();
 				}
 				finally {
 					client.shutdown(Duration.ZERO, Duration.ofSeconds(1));

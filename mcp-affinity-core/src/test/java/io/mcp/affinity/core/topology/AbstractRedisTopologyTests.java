@@ -78,8 +78,8 @@ abstract class AbstractRedisTopologyTests {
 				RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 	}
 
-	private RedisInstanceRegistry registry() {
-		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30),
+	private RedisInstanceRegistry registry(String keyPrefix) {
+		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), keyPrefix, Duration.ofSeconds(30),
 				RedisInstanceRegistry.DEFAULT_LIVENESS_CACHE_TIME, RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT);
 		registry.setConfirmationDelay(Duration.ofMillis(200));
 		return registry;
@@ -108,7 +108,8 @@ abstract class AbstractRedisTopologyTests {
 
 	@Test
 	void theFirstRegistrationAtAnAddressEvictsTheEarlierRunAndListsOnlyLiveInstances() {
-		RedisInstanceRegistry registry = registry();
+		String keyPrefix = TestRedis.uniquePrefix();
+		RedisInstanceRegistry registry = registry(keyPrefix);
 		InstanceIdentity before = InstanceIdentity.create(URI.create("http://127.0.0.1:9001"));
 		InstanceIdentity other = InstanceIdentity.create(URI.create("http://127.0.0.1:9002"));
 		assertThat(registry.heartbeat(before).block()).isTrue();
@@ -118,7 +119,7 @@ abstract class AbstractRedisTopologyTests {
 		InstanceIdentity restarted = InstanceIdentity.create(URI.create("http://127.0.0.1:9001"));
 		assertThat(registry.heartbeat(restarted).block()).isTrue();
 
-		assertThat(registry().findLive(before.epoch()).blockOptional()).isEmpty();
+		assertThat(registry(keyPrefix).findLive(before.epoch()).blockOptional()).isEmpty();
 		assertThat(registry.liveInstances().collectList().block()).containsExactlyInAnyOrder(restarted, other);
 		registry.markDraining(other).block();
 		assertThat(registry.drainingEpochs().collectList().block()).containsExactly(other.epoch());
@@ -152,7 +153,7 @@ abstract class AbstractRedisTopologyTests {
 		Disposable subscription = invalidations.subscribe(store::evictFromL1);
 		this.subscriptions.add(subscription::dispose);
 		this.subscriptions.add(invalidations);
-		RedisInstanceRegistry registry = registry();
+		RedisInstanceRegistry registry = registry(this.keyPrefix);
 		registry.heartbeat(identity).block();
 		return new Instance(store, new SessionOwnerResolver(identity, store, registry));
 	}
