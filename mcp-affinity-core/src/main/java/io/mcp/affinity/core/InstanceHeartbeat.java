@@ -35,6 +35,9 @@ public final class InstanceHeartbeat implements AutoCloseable {
 	private Consumer<Throwable> onRegistryFailed = (ex) -> {
 	};
 
+	private Runnable onRegistryAnswered = () -> {
+	};
+
 	private volatile boolean failing;
 
 	private volatile boolean registered;
@@ -95,7 +98,11 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			boolean regained = (lost && this.registered) || this.failing;
 			this.registered = true;
 			this.failing = false;
-			return regained ? this.onRegistryRegained.get().then() : Mono.<Void>empty();
+			if (regained) {
+				return this.onRegistryRegained.get().then();
+			}
+			this.onRegistryAnswered.run();
+			return Mono.<Void>empty();
 		}).onErrorResume((ex) -> {
 			this.onRegistryFailed.accept(ex);
 			if (!this.failing && !this.quiet) {
@@ -124,6 +131,15 @@ public final class InstanceHeartbeat implements AutoCloseable {
 	 */
 	public void setOnRegistryFailed(Consumer<Throwable> onRegistryFailed) {
 		this.onRegistryFailed = onRegistryFailed;
+	}
+
+	/**
+	 * Sets what to do each time a heartbeat succeeds (other than when the registry is regained, see the constructor):
+	 * the registry's store answered, which may be news to those who use the same store.
+	 * @param onRegistryAnswered the action
+	 */
+	public void setOnRegistryAnswered(Runnable onRegistryAnswered) {
+		this.onRegistryAnswered = onRegistryAnswered;
 	}
 
 	/** Whether the last heartbeat reached the registry. */

@@ -278,6 +278,14 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	}
 
 	/**
+	 * Counts an answer from the L2 seen outside this store's own calls (the registry's heartbeat, on the same Redis):
+	 * while degraded, it ends the outage, which a store that answers everything from L1 would otherwise not notice.
+	 */
+	public void reportAnswer() {
+		l2Answered();
+	}
+
+	/**
 	 * Counts a failure seen outside this store's own calls, by the same rules: the registry's heartbeat (on the same
 	 * Redis) that failed, or the Redis client reporting that it cannot reach Redis.
 	 * @param failure what failed; an {@link OwnershipStoreUnavailableException} that is

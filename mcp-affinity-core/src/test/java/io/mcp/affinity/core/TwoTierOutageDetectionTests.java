@@ -11,6 +11,7 @@ import reactor.core.publisher.Mono;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatExceptionOfType;
+import static org.awaitility.Awaitility.await;
 
 /**
  * When the two-tier store takes its L2 to be down. The L2 here is an in-memory store that can be made to fail on
@@ -97,6 +98,21 @@ class TwoTierOutageDetectionTests {
 		assertThat(this.store.isDegraded()).isTrue();
 	}
 
+	@Test
+	void anAnswerReportedFromOutsideEndsAnOutageThatNoCallOfTheStoreWouldNotice() {
+		SessionId held = newSession();
+		this.store.reportFailure(new OwnershipStoreUnavailableException("refused", new ConnectException(), true));
+		assertThat(this.store.claim(held, SELF).block()).isEqualTo(SELF);
+		int calls = this.l2.calls.get();
+
+		// Everything is answered from L1, so only the heartbeat, on the same Redis, can tell that it is back.
+		this.store.reportAnswer();
+		assertThat(this.store.isDegraded()).isFalse();
+		// ...and what was held here during the outage is published now.
+		await().atMost(Duration.ofSeconds(2)).until(() -> this.l2.calls.get() > calls);
+		assertThat(this.l2.delegate.findOwner(held).block()).isEqualTo(SELF);
+	}
+
 	private static OwnershipStoreUnavailableException timeout() {
 		return new OwnershipStoreUnavailableException("Redis lookup failed: TimeoutException", null);
 	}
@@ -108,7 +124,7 @@ class TwoTierOutageDetectionTests {
 	/** An in-memory store whose calls fail with a given error while told to. */
 	private static final class FailingL2 implements OwnershipStore {
 
-		private final InMemoryOwnershipStore delegate = new InMemoryOwnershipStore(Duration.ofMinutes(30), 1_000);
+		final InMemoryOwnershipStore delegate = new InMemoryOwnershipStore(Duration.ofMinutes(30), 1_000);
 
 		final AtomicInteger calls = new AtomicInteger();
 

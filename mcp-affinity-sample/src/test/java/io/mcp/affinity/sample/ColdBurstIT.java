@@ -18,7 +18,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.ToIntFunction;
+import java.util.function.Function;
 
 import io.mcp.affinity.core.test.TestRedis.EmbeddedRedis;
 import io.mcp.affinity.sample.McpClients.Client;
@@ -59,7 +59,7 @@ class ColdBurstIT {
 
 	@Test
 	void aColdClusterServesABurstOfClientsWithoutAnError() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), EmbeddedRedis::port)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, ROUNDS);
 			report("cold start, Redis as is", clients);
@@ -69,10 +69,10 @@ class ColdBurstIT {
 	@Test
 	void aRedisDelayedOneHundredFiftyMillisecondsEachWayIsSlowNotDown() throws Exception {
 		List<DelayingTcpProxy> proxies = new ArrayList<>();
-		ToIntFunction<EmbeddedRedis> delayed = (redis) -> {
+		Function<EmbeddedRedis, List<String>> delayed = (redis) -> {
 			DelayingTcpProxy proxy = DelayingTcpProxy.start(redis.port(), Duration.ofMillis(150));
 			proxies.add(proxy);
-			return proxy.port();
+			return ProcessCluster.standalone(proxy.port());
 		};
 		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), delayed)) {
 			List<Tracked> clients = burstOfClients(cluster);
@@ -88,7 +88,7 @@ class ColdBurstIT {
 
 	@Test
 	void existingSessionsRideOutARedisPausedForThreeSeconds() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), EmbeddedRedis::port)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, 1);
 			assertThat(this.errors).as("errors before the pause").isEmpty();

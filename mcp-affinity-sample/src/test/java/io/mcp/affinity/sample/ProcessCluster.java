@@ -9,7 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.ToIntFunction;
+import java.util.function.Function;
 
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.core.test.TestRedis.EmbeddedRedis;
@@ -38,7 +38,7 @@ final class ProcessCluster implements AutoCloseable {
 
 	private final List<String> arguments;
 
-	private final int redisPort;
+	private final List<String> redisArguments;
 
 	private final String jar = System.getProperty("sample.jar");
 
@@ -51,7 +51,17 @@ final class ProcessCluster implements AutoCloseable {
 	private final RoundRobinFrontDoor frontDoor;
 
 	ProcessCluster(int size) throws Exception {
-		this(size, FAST_DEATH_DETECTION, EmbeddedRedis::port);
+		this(size, FAST_DEATH_DETECTION, ProcessCluster::standalone);
+	}
+
+	/** Arguments that point the instances at the cluster's own Redis. */
+	static List<String> standalone(EmbeddedRedis redis) {
+		return standalone(redis.port());
+	}
+
+	/** Arguments that point the instances at a Redis on a loopback port. */
+	static List<String> standalone(int port) {
+		return List.of("--spring.data.redis.host=127.0.0.1", "--spring.data.redis.port=" + port);
 	}
 
 	/**
@@ -59,11 +69,13 @@ final class ProcessCluster implements AutoCloseable {
 	 * @param size how many instances
 	 * @param arguments arguments for every instance besides its address, Redis and the forwarding secret; none for
 	 * the production defaults
-	 * @param redisPort the port the instances reach Redis at, given the cluster's Redis (a proxy in front of it, say)
+	 * @param redisArguments the {@code spring.data.redis.*} arguments of the instances, given the cluster's own Redis
+	 * (which they may point at directly, through a proxy, or not at all for a topology of the test's)
 	 */
-	ProcessCluster(int size, List<String> arguments, ToIntFunction<EmbeddedRedis> redisPort) throws Exception {
+	ProcessCluster(int size, List<String> arguments, Function<EmbeddedRedis, List<String>> redisArguments)
+			throws Exception {
 		this.arguments = List.copyOf(arguments);
-		this.redisPort = redisPort.applyAsInt(this.redis);
+		this.redisArguments = List.copyOf(redisArguments.apply(this.redis));
 		this.processes = new Process[size];
 		this.logs = Files.createDirectories(Path.of("target", "process-cluster", "cluster-" + CLUSTERS.incrementAndGet()));
 		for (int i = 0; i < size; i++) {
@@ -95,10 +107,10 @@ final class ProcessCluster implements AutoCloseable {
 		try {
 			List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
 					"-jar", this.jar, "--server.port=" + address.getPort(), "--server.address=127.0.0.1",
-					"--mcp.affinity.local-server-address=" + address, "--spring.data.redis.host=127.0.0.1",
-					"--spring.data.redis.port=" + this.redisPort,
+					"--mcp.affinity.local-server-address=" + address,
 					"--mcp.affinity.forwarding.secret=process-cluster-secret",
 					"--spring.lifecycle.timeout-per-shutdown-phase=3s", "--spring.main.banner-mode=off"));
+			command.addAll(this.redisArguments);
 			command.addAll(this.arguments);
 			this.processes[index] = new ProcessBuilder(command)
 				.redirectErrorStream(true)

@@ -48,13 +48,16 @@ public class McpAffinityEndpoint {
 	public Map<String, Object> describe() {
 		Map<String, Object> description = new LinkedHashMap<>();
 		description.put("instance", instance(this.self));
+		// An operator's view must answer while Redis does not: what Redis cannot tell in time is shown empty.
 		List<Map<String, String>> live = this.registry.liveInstances()
 			.map(McpAffinityEndpoint::instance)
 			.collectList()
+			.timeout(TIMEOUT)
 			.onErrorReturn(List.of())
-			.block(TIMEOUT);
+			.block();
 		description.put("liveInstances", live);
-		description.put("draining", this.registry.drainingEpochs().collectList().onErrorReturn(List.of()).block(TIMEOUT));
+		description.put("draining",
+				this.registry.drainingEpochs().collectList().timeout(TIMEOUT).onErrorReturn(List.of()).block());
 		Map<String, Object> store = new LinkedHashMap<>();
 		if (this.store instanceof TwoTierOwnershipStore twoTier) {
 			TwoTierOwnershipStore.Statistics statistics = twoTier.statistics();
@@ -91,12 +94,20 @@ public class McpAffinityEndpoint {
 			return answer;
 		}
 		answer.put("session", id.toString());
-		@Nullable String epoch = this.store.findOwner(id).block(TIMEOUT);
-		if (epoch == null) {
-			answer.put("owner", null);
+		@Nullable String epoch;
+		@Nullable InstanceIdentity owner;
+		try {
+			epoch = this.store.findOwner(id).timeout(TIMEOUT).block();
+			if (epoch == null) {
+				answer.put("owner", null);
+				return answer;
+			}
+			owner = this.registry.findLive(epoch).timeout(TIMEOUT).block();
+		}
+		catch (RuntimeException ex) {
+			answer.put("error", "the store did not answer in time; retry shortly");
 			return answer;
 		}
-		@Nullable InstanceIdentity owner = this.registry.findLive(epoch).block(TIMEOUT);
 		answer.put("owner", epoch);
 		answer.put("ownerAddress", (owner != null) ? owner.address().toString() : null);
 		answer.put("ownerLive", owner != null);

@@ -74,6 +74,7 @@ public final class McpAffinityAutoConfiguration {
 		if (ownershipStore instanceof TwoTierOwnershipStore twoTier) {
 			// The registry lives in the same Redis: its failures count as the store's.
 			heartbeat.setOnRegistryFailed(twoTier::reportFailure);
+			heartbeat.setOnRegistryAnswered(twoTier::reportAnswer);
 		}
 		return new InstanceHeartbeatLifecycle(heartbeat, FIRST_REGISTRATION_TIMEOUT,
 				() -> (ownershipStore instanceof TwoTierOwnershipStore twoTier) ? twoTier.releaseLocalSessions()
