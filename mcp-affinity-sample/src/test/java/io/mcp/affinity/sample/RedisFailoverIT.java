@@ -120,8 +120,8 @@ class RedisFailoverIT {
 		long lastError = failed.stream().mapToLong(Outcome::at).max().orElse(killedAt);
 		System.out.println();
 		System.out.println("Redis failover: " + scenario);
-		System.out.println("  tool calls:                       " + this.outcomes.size());
-		System.out.println("  client errors:                    " + failed.size()
+		System.out.println("  rounds (remember + recall):       " + this.outcomes.size());
+		System.out.println("  rounds with a client error:       " + failed.size()
 				+ (failed.isEmpty() ? "" : " (from " + millis(firstError - killedAt) + " ms to " + millis(lastError - killedAt)
 						+ " ms after the kill)"));
 		System.out.println("  sessions lost on live instances:  " + this.lost.get());
