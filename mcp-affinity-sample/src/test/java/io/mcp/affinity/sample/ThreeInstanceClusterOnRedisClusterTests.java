@@ -1,8 +1,7 @@
 package io.mcp.affinity.sample;
 
-import java.util.List;
-
 import io.mcp.affinity.core.test.LocalRedisCluster;
+import io.mcp.affinity.core.test.LocalRedisTopology;
 
 /**
  * The three-instance suite on a Redis Cluster of three masters and three replicas, started by the test: sessions
@@ -10,17 +9,9 @@ import io.mcp.affinity.core.test.LocalRedisCluster;
  */
 class ThreeInstanceClusterOnRedisClusterTests extends ThreeInstanceClusterTests {
 
-	private LocalRedisCluster redis;
-
 	@Override
-	protected List<String> redisArguments() {
-		this.redis = LocalRedisCluster.start();
-		return this.redis.springArguments();
-	}
-
-	@Override
-	protected void stopRedis() {
-		this.redis.close();
+	protected LocalRedisTopology startRedisTopology() {
+		return LocalRedisCluster.start();
 	}
 
 }

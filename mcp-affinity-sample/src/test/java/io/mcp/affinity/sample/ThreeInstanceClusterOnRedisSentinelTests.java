@@ -1,8 +1,7 @@
 package io.mcp.affinity.sample;
 
-import java.util.List;
-
 import io.mcp.affinity.core.test.LocalRedisSentinel;
+import io.mcp.affinity.core.test.LocalRedisTopology;
 
 /**
  * The three-instance suite on Redis with Sentinel (one master, one replica, three sentinels), started by the test:
@@ -10,17 +9,9 @@ import io.mcp.affinity.core.test.LocalRedisSentinel;
  */
 class ThreeInstanceClusterOnRedisSentinelTests extends ThreeInstanceClusterTests {
 
-	private LocalRedisSentinel redis;
-
 	@Override
-	protected List<String> redisArguments() {
-		this.redis = LocalRedisSentinel.start();
-		return this.redis.springArguments();
-	}
-
-	@Override
-	protected void stopRedis() {
-		this.redis.close();
+	protected LocalRedisTopology startRedisTopology() {
+		return LocalRedisSentinel.start();
 	}
 
 }

@@ -20,11 +20,13 @@ import java.util.stream.Stream;
 
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.test.LocalRedisTopology;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.sample.McpClients.Client;
 import io.mcp.affinity.sample.McpClients.Progress;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor.Routed;
 import io.modelcontextprotocol.spec.McpSchema;
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -51,28 +53,31 @@ class ThreeInstanceClusterTests {
 
 	private InProcessCluster cluster;
 
+	private @Nullable LocalRedisTopology topology;
+
 	@BeforeAll
 	void startCluster() {
-		this.cluster = new InProcessCluster(3, redisArguments());
+		this.topology = startRedisTopology();
+		this.cluster = new InProcessCluster(3, (this.topology != null) ? this.topology.springArguments()
+				: List.of("--spring.data.redis.host=" + TestRedis.shared().host(),
+						"--spring.data.redis.port=" + TestRedis.shared().port()));
 	}
 
 	@AfterAll
 	void stopCluster() {
 		this.cluster.close();
-		stopRedis();
+		if (this.topology != null) {
+			this.topology.close();
+		}
 	}
 
 	/**
-	 * Where the instances find Redis: the shared test Redis. A subclass runs the suite on another Redis topology.
-	 * @return the {@code spring.data.redis.*} arguments
+	 * Starts the Redis topology the instances use: none here, they share the test Redis. A subclass runs the suite on
+	 * another topology.
+	 * @return the topology, or {@code null} for the shared test Redis
 	 */
-	protected List<String> redisArguments() {
-		return List.of("--spring.data.redis.host=" + TestRedis.shared().host(),
-				"--spring.data.redis.port=" + TestRedis.shared().port());
-	}
-
-	/** Stops what {@link #redisArguments()} started, once the instances are gone. */
-	protected void stopRedis() {
+	protected @Nullable LocalRedisTopology startRedisTopology() {
+		return null;
 	}
 
 	private static SessionInfo sessionInfo(Client client) {

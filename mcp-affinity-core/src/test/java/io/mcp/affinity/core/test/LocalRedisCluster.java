@@ -25,7 +25,7 @@ import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactor
  * A Redis Cluster of three masters and three replicas on loopback, started from {@link RedisServerBinary} by the test
  * that needs it, and stopped with it. Nodes fail over after {@value #NODE_TIMEOUT_MILLIS} ms.
  */
-public final class LocalRedisCluster implements AutoCloseable {
+public final class LocalRedisCluster implements LocalRedisTopology {
 
 	/** How long a master may be unreachable before its replica takes over. */
 	public static final int NODE_TIMEOUT_MILLIS = 2000;
@@ -108,6 +108,7 @@ public final class LocalRedisCluster implements AutoCloseable {
 	/**
 	 * Arguments that point a Spring Boot application at this cluster, with topology refresh on, as a failover needs.
 	 */
+	@Override
 	public List<String> springArguments() {
 		return List.of("--spring.data.redis.cluster.nodes=" + String.join(",", nodes()),
 				"--spring.data.redis.lettuce.cluster.refresh.adaptive=true",
@@ -115,6 +116,7 @@ public final class LocalRedisCluster implements AutoCloseable {
 	}
 
 	/** A started connection factory to the cluster, with topology refresh on; the caller destroys it. */
+	@Override
 	public LettuceConnectionFactory connectionFactory() {
 		ClusterClientOptions options = ClusterClientOptions.builder()
 			.topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()

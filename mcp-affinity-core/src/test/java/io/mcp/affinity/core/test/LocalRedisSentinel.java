@@ -21,7 +21,7 @@ import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactor
  * {@link RedisServerBinary} by the test that needs it, and stopped with it. The sentinels take a master that does not
  * answer for {@value #DOWN_AFTER_MILLIS} ms for down and promote the replica.
  */
-public final class LocalRedisSentinel implements AutoCloseable {
+public final class LocalRedisSentinel implements LocalRedisTopology {
 
 	/** The name the sentinels monitor the master under. */
 	public static final String MASTER_NAME = "mcp-affinity";
@@ -135,12 +135,14 @@ public final class LocalRedisSentinel implements AutoCloseable {
 	}
 
 	/** Arguments that point a Spring Boot application at the sentinels. */
+	@Override
 	public List<String> springArguments() {
 		return List.of("--spring.data.redis.sentinel.master=" + MASTER_NAME,
 				"--spring.data.redis.sentinel.nodes=" + String.join(",", sentinels()));
 	}
 
 	/** A started connection factory that finds the master through the sentinels; the caller destroys it. */
+	@Override
 	public LettuceConnectionFactory connectionFactory() {
 		RedisSentinelConfiguration configuration = new RedisSentinelConfiguration();
 		configuration.master(MASTER_NAME);

@@ -16,6 +16,7 @@ import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
 import io.mcp.affinity.core.redis.RedisSessionInvalidations;
 import io.mcp.affinity.core.test.AbstractOwnershipStoreContractTests;
+import io.mcp.affinity.core.test.LocalRedisTopology;
 import io.mcp.affinity.core.test.TestRedis;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -37,7 +38,7 @@ import static org.awaitility.Awaitility.await;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class AbstractRedisTopologyTests {
 
-	private final List<AutoCloseable> topology = new ArrayList<>();
+	private LocalRedisTopology topology;
 
 	// Subscriptions of the tests' instances: closed before the connection factory and the topology.
 	private final List<AutoCloseable> subscriptions = new ArrayList<>();
@@ -46,16 +47,13 @@ abstract class AbstractRedisTopologyTests {
 
 	private final String keyPrefix = TestRedis.uniquePrefix();
 
-	/**
-	 * Starts the topology, registers it for closing, and returns a started connection factory to it.
-	 * @param resources where to register what must be closed
-	 * @return the factory
-	 */
-	protected abstract LettuceConnectionFactory startTopology(List<AutoCloseable> resources);
+	/** Starts the topology under test. */
+	protected abstract LocalRedisTopology startTopology();
 
 	@BeforeAll
 	void start() {
-		this.factory = startTopology(this.topology);
+		this.topology = startTopology();
+		this.factory = this.topology.connectionFactory();
 	}
 
 	@AfterAll
@@ -64,9 +62,7 @@ abstract class AbstractRedisTopologyTests {
 			subscription.close();
 		}
 		this.factory.destroy();
-		for (AutoCloseable resource : this.topology) {
-			resource.close();
-		}
+		this.topology.close();
 	}
 
 	private ReactiveStringRedisTemplate template() {
