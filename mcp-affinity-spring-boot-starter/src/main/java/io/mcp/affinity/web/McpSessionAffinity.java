@@ -434,19 +434,35 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			return this.resolver.releaseUnreachable(sessionId, owner)
 				.onErrorReturn(false)
 				.then(JsonRpcErrors.SESSION_NOT_FOUND.writeTo(exchange.getResponse()));
-		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isConnectTimeout(ex), (ex) -> {
-			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
-			return JsonRpcErrors.OWNER_UNAVAILABLE.writeTo(exchange.getResponse());
-		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && OwnerForwarder.isTimeout(ex), (ex) -> {
-			this.observer.forwarded(ForwardOutcome.TIMEOUT, System.nanoTime() - start);
-			return JsonRpcErrors.OWNER_TIMEOUT.writeTo(exchange.getResponse());
-		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && causedBy(ex, BodyTimeoutException.class), (ex) -> {
-			this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start);
-			return JsonRpcErrors.BODY_TIMEOUT.writeTo(exchange.getResponse());
-		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && causedBy(ex, BodyTooLargeException.class), (ex) -> {
-			this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start);
-			return JsonRpcErrors.BODY_TOO_LARGE.writeTo(exchange.getResponse());
+		}).onErrorResume((ex) -> !exchange.getResponse().isCommitted() && ForwardFailure.of(ex) != null, (ex) -> {
+			ForwardFailure failure = Objects.requireNonNull(ForwardFailure.of(ex));
+			this.observer.forwarded(failure.outcome(), System.nanoTime() - start);
+			return failure.answer().writeTo(exchange.getResponse());
 		}).doOnError((ex) -> this.observer.forwarded(ForwardOutcome.ERROR, System.nanoTime() - start));
+	}
+
+	/**
+	 * A forward that failed before the owner's answer began, and what the client gets instead (an owner that is gone
+	 * is handled apart: its entry is removed).
+	 */
+	private record ForwardFailure(ForwardOutcome outcome, JsonRpcErrors answer) {
+
+		static @Nullable ForwardFailure of(Throwable error) {
+			if (OwnerForwarder.isConnectTimeout(error)) {
+				return new ForwardFailure(ForwardOutcome.TIMEOUT, JsonRpcErrors.OWNER_UNAVAILABLE);
+			}
+			if (OwnerForwarder.isTimeout(error)) {
+				return new ForwardFailure(ForwardOutcome.TIMEOUT, JsonRpcErrors.OWNER_TIMEOUT);
+			}
+			if (causedBy(error, BodyTimeoutException.class)) {
+				return new ForwardFailure(ForwardOutcome.ERROR, JsonRpcErrors.BODY_TIMEOUT);
+			}
+			if (causedBy(error, BodyTooLargeException.class)) {
+				return new ForwardFailure(ForwardOutcome.ERROR, JsonRpcErrors.BODY_TOO_LARGE);
+			}
+			return null;
+		}
+
 	}
 
 	private static boolean causedBy(Throwable error, Class<? extends Throwable> type) {

@@ -206,6 +206,40 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void anOwnerThatDoesNotAcceptAConnectionInTimeGets503AndKeepsItsSession() throws Exception {
+		// A listener that never accepts, its queue filled: the kernel drops further connection attempts, as an
+		// overloaded owner's would be, so connecting times out instead of being refused.
+		try (java.net.ServerSocket busy = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+			List<java.net.Socket> queued = new java.util.ArrayList<>();
+			for (int i = 0; i < 4; i++) {
+				java.net.Socket socket = new java.net.Socket();
+				try {
+					socket.connect(busy.getLocalSocketAddress(), 200);
+					queued.add(socket);
+				}
+				catch (java.io.IOException ex) {
+					socket.close();
+				}
+			}
+			String session = "busy-" + System.nanoTime();
+			this.registry.live.put("busy-epoch",
+					new InstanceIdentity(URI.create("http://127.0.0.1:" + busy.getLocalPort()), "busy-epoch"));
+			this.store.claim(SessionId.of(session), "busy-epoch").block();
+
+			Response response = post(session, Map.of());
+
+			assertThat(response.status()).isEqualTo(503);
+			assertThat(response.headers().get("Retry-After")).isEqualTo("1");
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("not reachable in time");
+			// Busy is not gone: the session is kept for when the owner answers again.
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("busy-epoch");
+			for (java.net.Socket socket : queued) {
+				socket.close();
+			}
+		}
+	}
+
+	@Test
 	void aPoisonedEntryNeverMakesTheInstanceCallTheHostItNames() {
 		// Entries record an owner epoch; whatever one says, only the registry's live instances are ever called.
 		String session = "poisoned-" + System.nanoTime();
