@@ -80,6 +80,13 @@ class AffinityBenchmarkIT {
 			URI owner = start(redis, true);
 			URI other = start(redis, true);
 			URI plain = start(null, false);
+			// The floor for a hop, on the same owner and load: a minimal JVM relay, and nginx when it is installed.
+			Map<String, URI> calibrations = new java.util.LinkedHashMap<>();
+			calibrations.put("minimal Reactor Netty relay", startRelay(owner));
+			URI nginx = startNginx(owner);
+			if (nginx != null) {
+				calibrations.put("nginx (1 worker, upstream keep-alive)", nginx);
+			}
 			row("group", "measure", "affinity / baseline", "figures");
 			row("load", "generator", "", (WRK ? "wrk, 1 thread" : "JDK HttpClient, one thread per session") + ", "
 					+ SESSIONS + " sessions on " + SESSIONS + " connections; nothing pinned");
@@ -90,13 +97,20 @@ class AffinityBenchmarkIT {
 			run(owner, onOwner, WARM_UP);
 			run(plain, onPlain, WARM_UP);
 			run(other, onOwner, WARM_UP);
+			for (URI hop : calibrations.values()) {
+				run(hop, onOwner, WARM_UP);
+			}
 			List<Load> localOn = new ArrayList<>();
 			List<Load> localOff = new ArrayList<>();
 			List<Load> forwarded = new ArrayList<>();
+			Map<String, List<Load>> calibrated = new HashMap<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				localOn.add(run(owner, onOwner, ROUND));
 				localOff.add(run(plain, onPlain, ROUND));
 				forwarded.add(run(other, onOwner, ROUND));
+				for (Map.Entry<String, URI> hop : calibrations.entrySet()) {
+					calibrated.computeIfAbsent(hop.getKey(), (name) -> new ArrayList<>()).add(run(hop.getValue(), onOwner, ROUND));
+				}
 			}
 			Load on = median(localOn);
 			Load off = median(localOff);
@@ -114,6 +128,18 @@ class AffinityBenchmarkIT {
 							+ micros(on.cpu(owner)));
 			row("2 forwarded path", "added p50 per hop, under load (" + SESSIONS + " clients)",
 					String.format(Locale.ROOT, "%.2f ms", (hop.p50() - on.p50()) / 1e6), "");
+			row("2 forwarded path", "hop CPU per request / owner's CPU per request", ratio(hop.cpu(other), on.cpu(owner)),
+					"target <= 1.0x");
+			for (Map.Entry<String, URI> calibration : calibrations.entrySet()) {
+				Load floor = median(calibrated.get(calibration.getKey()));
+				URI at = calibration.getValue();
+				row("2 calibration", calibration.getKey() + ": throughput / direct", ratio(floor.throughput(), on.throughput()),
+						floor + "; rounds " + range(calibrated.get(calibration.getKey())));
+				row("2 calibration", calibration.getKey() + ": hop CPU per request", micros(floor.cpu(at)),
+						"owner " + micros(floor.cpu(owner)));
+				row("2 calibration", "ours / " + calibration.getKey() + ": throughput, hop CPU per request",
+						ratio(hop.throughput(), floor.throughput()) + ", " + ratio(hop.cpu(other), floor.cpu(at)), "");
+			}
 			// One request at a time: the hop's own latency, without queueing for the shared cores.
 			List<String> one = onOwner.subList(0, 1);
 			List<Load> singleDirect = new ArrayList<>();
@@ -179,6 +205,62 @@ class AffinityBenchmarkIT {
 		instances.put(address, process.toHandle());
 		LocalCluster.awaitReady(address, List.of(process));
 		return address;
+	}
+
+	// A MinimalRelay in a JVM of its own, in front of the owner.
+	private URI startRelay(URI owner) throws Exception {
+		URI address = URI.create("http://127.0.0.1:" + TestRedis.freePort());
+		Path log = Files.createDirectories(Path.of("target", "benchmark")).resolve("relay.log");
+		Process process = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-cp",
+				System.getProperty("java.class.path"), "io.mcp.affinity.sample.bench.MinimalRelay",
+				Integer.toString(address.getPort()), owner.toString())
+			.redirectErrorStream(true)
+			.redirectOutput(log.toFile())
+			.start();
+		this.processes.add(process);
+		instances.put(address, process.toHandle());
+		awaitListening(address);
+		return address;
+	}
+
+	// nginx in front of the owner, as the calibration ran it; null when nginx is not installed.
+	private URI startNginx(URI owner) throws Exception {
+		Path directory = Files.createDirectories(Path.of("target", "benchmark", "nginx").toAbsolutePath());
+		URI address = URI.create("http://127.0.0.1:" + TestRedis.freePort());
+		Path config = directory.resolve("nginx.conf");
+		Files.writeString(config, String.join("\n", "worker_processes 1;", "pid " + directory.resolve("nginx.pid") + ";",
+				"error_log " + directory.resolve("error.log") + ";", "events { worker_connections 1024; }", "http {",
+				"  access_log off;", "  upstream owner { server " + owner.getAuthority() + "; keepalive 16; }",
+				"  server {", "    listen " + address.getAuthority() + ";", "    location / {",
+				"      proxy_pass http://owner;", "      proxy_http_version 1.1;", "      proxy_set_header Connection \"\";",
+				"      proxy_buffering off;", "    }", "  }", "}", ""));
+		Process process;
+		try {
+			process = new ProcessBuilder("nginx", "-p", directory.toString(), "-c", config.toString(), "-g",
+					"daemon off;")
+				.redirectErrorStream(true)
+				.redirectOutput(directory.resolve("nginx.log").toFile())
+				.start();
+		}
+		catch (java.io.IOException ex) {
+			return null;
+		}
+		this.processes.add(process);
+		instances.put(address, process.toHandle());
+		awaitListening(address);
+		return address;
+	}
+
+	private static void awaitListening(URI address) throws InterruptedException {
+		for (int i = 0; i < 200; i++) {
+			try (java.net.Socket socket = new java.net.Socket(address.getHost(), address.getPort())) {
+				return;
+			}
+			catch (java.io.IOException ex) {
+				Thread.sleep(50);
+			}
+		}
+		throw new IllegalStateException("Nothing listens at " + address);
 	}
 
 	private static List<String> sessions(URI instance) throws Exception {
@@ -262,9 +344,10 @@ class AffinityBenchmarkIT {
 	/** CPU time each instance has used so far, in nanoseconds. */
 	private static Map<URI, Long> cpuTimes() {
 		Map<URI, Long> times = new HashMap<>();
-		instances.forEach((address, process) -> process.info()
-			.totalCpuDuration()
-			.ifPresent((cpu) -> times.put(address, cpu.toNanos())));
+		// A process and its children: nginx's master does none of the work, its worker does.
+		instances.forEach((address, process) -> times.put(address, Stream.concat(Stream.of(process), process.descendants())
+			.mapToLong((each) -> each.info().totalCpuDuration().map(Duration::toNanos).orElse(0L))
+			.sum()));
 		return times;
 	}
 
@@ -322,7 +405,7 @@ class AffinityBenchmarkIT {
 			TwoTierOwnershipStore store = new TwoTierOwnershipStore(self.epoch(),
 					// The default prefix: what a deployment pays per session.
 					new RedisOwnershipStore(TestRedis.template(factory), RedisOwnershipStore.DEFAULT_KEY_PREFIX,
-							Duration.ofMinutes(30), Duration.ofSeconds(1)),
+							Duration.ofMinutes(30), RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT),
 					Duration.ofMinutes(30));
 			int n = 1_000_000;
 			String[] ids = new String[n];

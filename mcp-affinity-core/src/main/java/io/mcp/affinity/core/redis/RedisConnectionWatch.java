@@ -1,8 +1,16 @@
 package io.mcp.affinity.core.redis;
 
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
+import io.lettuce.core.AbstractRedisClient;
+import io.lettuce.core.RedisURI;
+import io.lettuce.core.cluster.RedisClusterClient;
+import io.lettuce.core.cluster.models.partitions.Partitions;
+import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.event.connection.ReconnectFailedEvent;
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
@@ -12,6 +20,9 @@ import reactor.core.Disposable;
  * Reports, as it happens, that the Redis client cannot reach Redis: a reconnect that failed (refused, or no route).
  * While Lettuce reconnects it queues commands rather than failing them, so without this the only sign of a stopped
  * Redis would be calls that time out, and a slow Redis looks the same.
+ * <p>
+ * On a Redis Cluster only nodes that serve slots count: a master that failed over stays in the topology without slots,
+ * and the client keeps trying to reconnect to it long after its replica took over.
  */
 public final class RedisConnectionWatch implements AutoCloseable {
 
@@ -31,16 +42,33 @@ public final class RedisConnectionWatch implements AutoCloseable {
 	public static RedisConnectionWatch start(LettuceConnectionFactory connectionFactory,
 			Consumer<OwnershipStoreUnavailableException> onUnreachable) {
 		Objects.requireNonNull(onUnreachable, "onUnreachable must not be null");
-		Disposable subscription = connectionFactory.getRequiredNativeClient()
-			.getResources()
+		AbstractRedisClient client = connectionFactory.getRequiredNativeClient();
+		Predicate<SocketAddress> servesData = (client instanceof RedisClusterClient cluster)
+				? (address) -> servesSlots(cluster.getPartitions(), address) : (address) -> true;
+		Disposable subscription = client.getResources()
 			.eventBus()
 			.get()
 			.ofType(ReconnectFailedEvent.class)
+			.filter((event) -> servesData.test(event.remoteAddress()))
 			.subscribe((event) -> onUnreachable.accept(new OwnershipStoreUnavailableException(
 					"Redis unreachable: reconnect attempt " + event.getAttempt() + " failed ("
 							+ event.getCause().getMessage() + ")",
 					event.getCause(), true)));
 		return new RedisConnectionWatch(subscription);
+	}
+
+	// Whether the node at an address serves slots now; an address the topology does not know does not count.
+	static boolean servesSlots(Partitions partitions, SocketAddress address) {
+		if (!(address instanceof InetSocketAddress node)) {
+			return true;
+		}
+		for (RedisClusterNode member : partitions) {
+			RedisURI uri = member.getUri();
+			if (uri != null && uri.getPort() == node.getPort() && uri.getHost().equals(node.getHostString())) {
+				return !member.getSlots().isEmpty();
+			}
+		}
+		return false;
 	}
 
 	@Override

@@ -43,7 +43,7 @@ public class ResolverBenchmark {
 
 	private static final Duration TIME_TO_LIVE = Duration.ofMinutes(30);
 
-	private static final Duration OPERATION_TIMEOUT = Duration.ofSeconds(1);
+	private static final Duration OPERATION_TIMEOUT = RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT;
 
 	/** Port of the Redis on 127.0.0.1 to measure against. */
 	@Param("6379")
