@@ -15,7 +15,8 @@ import reactor.core.scheduler.Schedulers;
 
 /**
  * Keeps this instance live in the {@link InstanceRegistry}, and notices when the registry comes back after failing or
- * has lost this instance (a restarted Redis): then what this instance owns is published again.
+ * has lost this instance (a restarted Redis): then what this instance owns is published again. After each heartbeat,
+ * the registry's in-memory view of the live instances is refreshed (see {@link InstanceRegistry#refreshLiveInstances}).
  */
 public final class InstanceHeartbeat implements AutoCloseable {
 
@@ -103,7 +104,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			}
 			this.onRegistryAnswered.run();
 			return Mono.<Void>empty();
-		}).onErrorResume((ex) -> {
+		}).then(Mono.defer(this.registry::refreshLiveInstances)).onErrorResume((ex) -> {
 			this.onRegistryFailed.accept(ex);
 			if (!this.failing && !this.quiet) {
 				logger.warn("HeartbeatFailed: the registry did not answer ({}); retrying every {}", ex.getMessage(),

@@ -41,6 +41,18 @@ public interface InstanceRegistry {
 	}
 
 	/**
+	 * Refreshes what {@link #findLiveInMemory} knows from a listing of the live instances: called after each
+	 * heartbeat, so owners named by session ids are found in memory, and a listing that no longer names one is noticed
+	 * within a heartbeat interval.
+	 * <p>
+	 * The default does nothing.
+	 * @return completion
+	 */
+	default Mono<Void> refreshLiveInstances() {
+		return Mono.empty();
+	}
+
+	/**
 	 * Lists the live instances.
 	 * @return the live instances, in no particular order
 	 */

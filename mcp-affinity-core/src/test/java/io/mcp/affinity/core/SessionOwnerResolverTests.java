@@ -243,6 +243,73 @@ class SessionOwnerResolverTests {
 		assertThat(staying.registry.drainingEpochs().collectList().block()).isEmpty();
 	}
 
+	@Test
+	void inSessionIdModeANewSessionNamesItsOwnerAndIsRoutedEverywhereWithoutAnyRedisCommand() {
+		Instance a = start("http://127.0.0.1:8081");
+		Instance b = start("http://127.0.0.1:8082");
+		a.resolver.routeBySessionId(TIME_TO_LIVE);
+		// What each heartbeat does: b learns the live instances from one listing.
+		b.registry.refreshLiveInstances().block();
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		SessionId created = newSession();
+
+		long before = commands.count();
+		SessionId routed = a.resolver.establish(created).block();
+		for (int i = 0; i < 100; i++) {
+			assertThat(a.resolver.resolve(routed).block().kind()).isEqualTo(Kind.LOCAL);
+			OwnerResolution fromB = b.resolver.resolve(routed).block();
+			assertThat(fromB.kind()).isEqualTo(Kind.REMOTE);
+			assertThat(fromB.owner()).isEqualTo(a.identity);
+		}
+		assertThat(commands.count() - before).as("Redis commands").isZero();
+		assertThat(routed.value()).endsWith(created.value()).isNotEqualTo(created.value());
+		assertThat(SessionOwnerResolver.transportId(routed)).isEqualTo(created);
+		assertThat(a.resolver.routedSessionCount()).isOne();
+		// Nothing per session in Redis: the transport's own id is unknown to the store.
+		assertThat(a.store.findOwner(created).blockOptional()).isEmpty();
+		assertThat(b.resolver.resolve(created).block().kind()).isEqualTo(Kind.UNKNOWN);
+	}
+
+	@Test
+	void inSessionIdModeADeletedOrNeverCreatedSessionOfThisInstanceIsUnknown() {
+		Instance a = start("http://127.0.0.1:8081");
+		a.resolver.routeBySessionId(TIME_TO_LIVE);
+		SessionId routed = a.resolver.establish(newSession()).block();
+		assertThat(a.resolver.release(routed).block()).isTrue();
+		assertThat(a.resolver.resolve(routed).block().kind()).isEqualTo(Kind.UNKNOWN);
+		// An id that names this run but a transport id it never minted: guessed, not created here.
+		SessionId guessed = RoutedSessionId.of(a.identity.epoch(), UUID.randomUUID().toString());
+		assertThat(a.resolver.resolve(guessed).block().kind()).isEqualTo(Kind.UNKNOWN);
+	}
+
+	@Test
+	void aRoutedIdOfAPreviousRunIsStaleAtOnceWhenForwardedAndOnceTheRegistryDropsIt() {
+		Instance old = start("http://127.0.0.1:8081");
+		old.resolver.routeBySessionId(TIME_TO_LIVE);
+		SessionId routed = old.resolver.establish(newSession()).block();
+		Instance other = start("http://127.0.0.1:8082");
+		other.registry.refreshLiveInstances().block();
+		assertThat(other.resolver.resolve(routed).block().owner()).isEqualTo(old.identity);
+
+		// A new run at the same address: the sender still forwards there, and the receiver knows the id is not its.
+		Instance restarted = start("http://127.0.0.1:8081");
+		restarted.resolver.routeBySessionId(TIME_TO_LIVE);
+		assertThat(restarted.resolver.resolve(routed, true).block().kind()).isEqualTo(Kind.STALE);
+		// The next listing shows another run at that address, so the sender knows too, without asking Redis again.
+		other.registry.refreshLiveInstances().block();
+		RedisCommandCounter commands = new RedisCommandCounter(this.connections.factory());
+		long before = commands.count();
+		assertThat(other.resolver.resolve(routed).block().kind()).isEqualTo(Kind.STALE);
+		assertThat(commands.count() - before).isZero();
+	}
+
+	@Test
+	void anIdThatNamesAnOwnerNeverRegisteredIsStale() {
+		Instance a = start("http://127.0.0.1:8081");
+		SessionId forged = RoutedSessionId.of("12345", UUID.randomUUID().toString());
+		assertThat(a.resolver.resolve(forged).block().kind()).isEqualTo(Kind.STALE);
+	}
+
 	private record Instance(InstanceIdentity identity, TwoTierOwnershipStore store, RedisInstanceRegistry registry,
 			SessionOwnerResolver resolver) {
 	}

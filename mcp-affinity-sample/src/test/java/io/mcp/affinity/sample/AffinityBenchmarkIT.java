@@ -54,6 +54,8 @@ class AffinityBenchmarkIT {
 	private static final int SESSIONS = 8;
 
 	// Long enough for the JIT to settle on the forwarding path (its CPU per request still fell after 20 s of load).
+	private static final String SESSION_ID_OWNERSHIP = "--mcp.affinity.ownership=session-id";
+
 	private static final Duration WARM_UP = Duration.ofSeconds(30);
 
 	// The load generator: wrk if installed (-Dbench.generator=jdk to use the JDK client anyway).
@@ -80,6 +82,9 @@ class AffinityBenchmarkIT {
 			URI owner = start(redis, true);
 			URI other = start(redis, true);
 			URI plain = start(null, false);
+			// The same pair in session-id ownership: the id names the owner, no store on the request path.
+			URI ownerById = start(redis, true, SESSION_ID_OWNERSHIP);
+			URI otherById = start(redis, true, SESSION_ID_OWNERSHIP);
 			// The floor for a hop, on the same owner and load: a minimal JVM relay, and nginx when it is installed.
 			Map<String, URI> calibrations = new java.util.LinkedHashMap<>();
 			calibrations.put("minimal Reactor Netty relay", startRelay(owner));
@@ -93,21 +98,28 @@ class AffinityBenchmarkIT {
 
 			List<String> onOwner = sessions(owner);
 			List<String> onPlain = sessions(plain);
+			List<String> onOwnerById = sessions(ownerById);
 			// Every path warmed up first (the JIT), then the rounds interleaved, so drift hits all paths alike.
 			run(owner, onOwner, WARM_UP);
 			run(plain, onPlain, WARM_UP);
 			run(other, onOwner, WARM_UP);
+			run(ownerById, onOwnerById, WARM_UP);
+			run(otherById, onOwnerById, WARM_UP);
 			for (URI hop : calibrations.values()) {
 				run(hop, onOwner, WARM_UP);
 			}
 			List<Load> localOn = new ArrayList<>();
 			List<Load> localOff = new ArrayList<>();
 			List<Load> forwarded = new ArrayList<>();
+			List<Load> localById = new ArrayList<>();
+			List<Load> forwardedById = new ArrayList<>();
 			Map<String, List<Load>> calibrated = new HashMap<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				localOn.add(run(owner, onOwner, ROUND));
 				localOff.add(run(plain, onPlain, ROUND));
 				forwarded.add(run(other, onOwner, ROUND));
+				localById.add(run(ownerById, onOwnerById, ROUND));
+				forwardedById.add(run(otherById, onOwnerById, ROUND));
 				for (Map.Entry<String, URI> hop : calibrations.entrySet()) {
 					calibrated.computeIfAbsent(hop.getKey(), (name) -> new ArrayList<>()).add(run(hop.getValue(), onOwner, ROUND));
 				}
@@ -119,8 +131,19 @@ class AffinityBenchmarkIT {
 					on + " vs " + off + "; rounds on " + range(localOn) + ", off " + range(localOff));
 			row("1 local path", "CPU per request, on / off", ratio(on.cpu(owner), off.cpu(plain)),
 					micros(on.cpu(owner)) + " vs " + micros(off.cpu(plain)) + " (instance's CPU time / requests)");
+			Load onById = median(localById);
+			Load hopById = median(forwardedById);
+			row("1 local path", "session-id ownership: throughput, on / off", ratio(onById.throughput(), off.throughput()),
+					onById + "; rounds " + range(localById));
+			row("1 local path", "session-id ownership: CPU per request, on / off",
+					ratio(onById.cpu(ownerById), off.cpu(plain)), micros(onById.cpu(ownerById)) + " vs " + micros(off.cpu(plain)));
 			row("2 forwarded path", "throughput, forwarded / direct", ratio(hop.throughput(), on.throughput()),
 					hop + " vs " + on + "; rounds " + range(forwarded));
+			row("2 forwarded path", "session-id ownership: throughput, forwarded / direct",
+					ratio(hopById.throughput(), onById.throughput()), hopById + "; rounds " + range(forwardedById));
+			row("2 forwarded path", "session-id ownership: hop CPU per request / owner's CPU per request",
+					ratio(hopById.cpu(otherById), onById.cpu(ownerById)), "forwarder " + micros(hopById.cpu(otherById))
+							+ " + owner " + micros(hopById.cpu(ownerById)) + " vs owner alone " + micros(onById.cpu(ownerById)));
 			// On a machine whose cores all instances share, throughput follows the CPU a request costs in all of them.
 			row("2 forwarded path", "CPU per request, direct / forwarded (all instances)",
 					ratio(on.cpu(owner), hop.cpu(other) + hop.cpu(owner)),
@@ -162,7 +185,9 @@ class AffinityBenchmarkIT {
 
 			store(redis);
 			memory(redis);
-			redisLoad(redis, owner, other, onOwner);
+			redisBytesBySessionId(redis, ownerById);
+			redisLoad(redis, owner, other, onOwner, "store ownership");
+			redisLoad(redis, ownerById, otherById, onOwnerById, "session-id ownership");
 		}
 		finally {
 			// SIGTERM first, so a profiler the instances may run (see bench.jvm) can write its recording.
@@ -179,7 +204,7 @@ class AffinityBenchmarkIT {
 		Files.writeString(Path.of("target", "benchmark-results.md"), this.table.toString());
 	}
 
-	private URI start(EmbeddedRedis redis, boolean affinity) throws Exception {
+	private URI start(EmbeddedRedis redis, boolean affinity, String... more) throws Exception {
 		URI address = URI.create("http://127.0.0.1:" + TestRedis.freePort());
 		List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
 		// e.g. -Dbench.jvm=-XX:StartFlightRecording=filename=target/benchmark/%p.jfr, to profile the instances
@@ -199,6 +224,7 @@ class AffinityBenchmarkIT {
 		if (!affinity) {
 			command.add("--mcp.affinity.enabled=false");
 		}
+		command.addAll(List.of(more));
 		Path log = Files.createDirectories(Path.of("target", "benchmark")).resolve("instance-" + address.getPort() + ".log");
 		Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
 		this.processes.add(process);
@@ -441,7 +467,34 @@ class AffinityBenchmarkIT {
 		}
 	}
 
-	private void redisLoad(EmbeddedRedis redis, URI owner, URI other, List<String> sessions) throws Exception {
+	// Sessions created the real way (initialize over HTTP) on an instance in session-id ownership: what Redis holds
+	// for them.
+	private void redisBytesBySessionId(EmbeddedRedis redis, URI ownerById) throws Exception {
+		LettuceConnectionFactory factory = redis.connectionFactory();
+		try {
+			int count = 2_000;
+			long keysBefore = keys(factory);
+			long before = usedRedisMemory(factory);
+			for (int i = 0; i < count; i++) {
+				RawMcp.initialize(ownerById);
+			}
+			long bytes = (usedRedisMemory(factory) - before) / count;
+			row("5 memory", "session-id ownership: Redis bytes and keys per session (2k sessions, initialize over HTTP)",
+					bytes + " B, " + (keys(factory) - keysBefore) + " keys in all", "target 0");
+		}
+		finally {
+			factory.destroy();
+		}
+	}
+
+	private static long keys(LettuceConnectionFactory factory) {
+		try (RedisConnection connection = factory.getConnection()) {
+			return connection.serverCommands().dbSize();
+		}
+	}
+
+	private void redisLoad(EmbeddedRedis redis, URI owner, URI other, List<String> sessions, String mode)
+			throws Exception {
 		LettuceConnectionFactory factory = redis.connectionFactory();
 		try {
 			long before = commands(factory);
@@ -454,10 +507,10 @@ class AffinityBenchmarkIT {
 				RawMcp.post(other, sessions.get(i % sessions.size()), SESSION_INFO);
 			}
 			long forwarded = commands(factory) - before;
-			row("6 Redis load", "commands per 1,000 requests, local path", Long.toString(local),
-					"target 0 on L1 hits");
-			row("6 Redis load", "commands per 1,000 requests, forwarded path", Long.toString(forwarded),
-					"L1 on both sides");
+			row("6 Redis load", mode + ": commands per 1,000 requests, local path", Long.toString(local),
+					"target 0");
+			row("6 Redis load", mode + ": commands per 1,000 requests, forwarded path", Long.toString(forwarded),
+					"target 0 (store: L1 on both sides)");
 		}
 		finally {
 			factory.destroy();

@@ -57,9 +57,17 @@ class ColdBurstIT {
 		this.pool.shutdownNow();
 	}
 
+	/**
+	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the scenarios in another.
+	 * @return arguments for every instance
+	 */
+	protected List<String> ownershipArguments() {
+		return List.of();
+	}
+
 	@Test
 	void aColdClusterServesABurstOfClientsWithoutAnError() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), ProcessCluster::standalone)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, ROUNDS);
 			report("cold start, Redis as is", clients);
@@ -74,7 +82,7 @@ class ColdBurstIT {
 			proxies.add(proxy);
 			return ProcessCluster.standalone(proxy.port());
 		};
-		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), delayed)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), delayed)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, ROUNDS);
 			report("cold start, every Redis packet delayed 150 ms each way", clients);
@@ -88,7 +96,7 @@ class ColdBurstIT {
 
 	@Test
 	void existingSessionsRideOutARedisPausedForThreeSeconds() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, List.of(), ProcessCluster::standalone)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, 1);
 			assertThat(this.errors).as("errors before the pause").isEmpty();
@@ -148,7 +156,7 @@ class ColdBurstIT {
 		List<Long> sorted = new ArrayList<>(this.callNanos);
 		Collections.sort(sorted);
 		System.out.println();
-		System.out.println("Cold burst: " + scenario);
+		System.out.println("Cold burst: " + scenario + (ownershipArguments().isEmpty() ? "" : " " + ownershipArguments()));
 		System.out.println("  clients connected:  " + clients.size() + " of " + CLIENTS);
 		System.out.println("  tool calls:         " + this.calls.get());
 		System.out.println("  errors:             " + this.errors.size());

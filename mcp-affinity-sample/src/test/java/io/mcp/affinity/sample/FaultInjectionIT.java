@@ -15,7 +15,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import io.mcp.affinity.core.RoutedSessionId;
+import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.sample.McpClients.Client;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -30,11 +33,11 @@ class FaultInjectionIT {
 
 	private long requests;
 
-	private long errors;
+	long errors;
 
 	private final Set<String> sessionsSeen = new HashSet<>();
 
-	private int lostOnLiveInstances;
+	int lostOnLiveInstances;
 
 	private Duration streamEndedAfter;
 
@@ -44,7 +47,9 @@ class FaultInjectionIT {
 
 	@Test
 	void noSessionHeldByALiveInstanceIsLostWhateverElseFails() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3)) {
+		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
+		arguments.addAll(ownershipArguments());
+		try (ProcessCluster cluster = new ProcessCluster(3, arguments, ProcessCluster::standalone)) {
 			List<Tracked> clients = new ArrayList<>();
 			for (int i = 0; i < 6; i++) {
 				clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
@@ -56,6 +61,7 @@ class FaultInjectionIT {
 			cluster.redis.stop();
 			faults.put("Redis stopped for 5 s, restarted empty", 1);
 			workload(clients, cluster, Set.of(), 2);
+			duringRedisOutage(clients, cluster);
 			try (Client created = McpClients.streamable(cluster.addresses().get(0))) {
 				this.requests += 3;
 				created.call("remember", Map.of("key", "during-outage", "value", "kept"));
@@ -111,6 +117,70 @@ class FaultInjectionIT {
 		}
 	}
 
+	/**
+	 * A running cluster switched from store to session-id ownership one instance at a time, then one instance back,
+	 * under a steady workload with new sessions at every step: while the two kinds of id are mixed, every instance
+	 * routes both, so the only sessions lost are those of the instance being restarted (its memory is gone, as on any
+	 * restart; the client re-initializes).
+	 */
+	@Test
+	void aRollingSwitchOfOwnershipModeLosesNoSessionOfAnInstanceThatStaysUp() throws Exception {
+		Assumptions.assumeTrue(ownershipArguments().isEmpty(), "starts from the default mode");
+		List<String> sessionId = List.of("--mcp.affinity.ownership=session-id");
+		try (ProcessCluster cluster = new ProcessCluster(3, ProcessCluster.FAST_DEATH_DETECTION,
+				ProcessCluster::standalone)) {
+			List<Tracked> clients = new ArrayList<>();
+			for (int i = 0; i < 6; i++) {
+				clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
+			}
+			workload(clients, cluster, Set.of(), 2);
+			List<List<String>> steps = List.of(sessionId, sessionId, sessionId, List.of("--mcp.affinity.ownership=store"));
+			Set<Boolean> kindsSeenMixed = new HashSet<>();
+			for (int step = 0; step < steps.size(); step++) {
+				int index = step % 3;
+				cluster.stop(index);
+				cluster.restart(index, steps.get(step));
+				// The restarted instance's sessions are gone: a client's next call fails (404), and the one after
+				// re-initializes, as the spec says.
+				workload(clients, cluster, Set.of(index), 2);
+				for (int i = 0; i < 3; i++) {
+					clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
+				}
+				workload(clients, cluster, Set.of(), 2);
+				if (step == 1) {
+					clients.forEach((tracked) -> kindsSeenMixed.add(routed(tracked.session)));
+				}
+			}
+			System.out.println();
+			System.out.println("Rolling switch of ownership mode: " + this.requests + " requests, " + clients.size()
+					+ " clients, " + this.errors + " errors, " + this.lostOnLiveInstances + " sessions lost on live instances");
+			clients.forEach((tracked) -> tracked.client.close());
+			assertThat(kindsSeenMixed).as("ids routed by the store and by the id, side by side").containsExactlyInAnyOrder(true, false);
+			assertThat(this.lostOnLiveInstances).isZero();
+		}
+	}
+
+	private static boolean routed(String session) {
+		return RoutedSessionId.parse(SessionId.of(session)) != null;
+	}
+
+	/**
+	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the faults in another.
+	 * @return arguments for every instance
+	 */
+	protected List<String> ownershipArguments() {
+		return List.of();
+	}
+
+	/**
+	 * What else must work while Redis is down, besides the sessions that existed before: nothing more here (a session
+	 * created now cannot be routed by the store, see below).
+	 * @param clients the clients so far, which the rest of the run keeps using
+	 * @param cluster the cluster
+	 */
+	protected void duringRedisOutage(List<Tracked> clients, ProcessCluster cluster) {
+	}
+
 	// A countdown of the session, sent to instance 0 (not the owner), read line by line until the stream ends.
 	private List<String> readStream(ProcessCluster cluster, String session) {
 		try {
@@ -144,7 +214,7 @@ class FaultInjectionIT {
 	 * Every client makes a few calls through the front door and checks its own state. A client whose session changed
 	 * lost it: fine if its owner went down, a failure of ours otherwise.
 	 */
-	private void workload(List<Tracked> clients, ProcessCluster cluster, Set<Integer> downOwners, int rounds) {
+	void workload(List<Tracked> clients, ProcessCluster cluster, Set<Integer> downOwners, int rounds) {
 		for (int round = 0; round < rounds; round++) {
 			for (Tracked tracked : clients) {
 				String key = "k" + tracked.values.size();
@@ -172,7 +242,7 @@ class FaultInjectionIT {
 		}
 	}
 
-	private final class Tracked {
+	final class Tracked {
 
 		final Client client;
 

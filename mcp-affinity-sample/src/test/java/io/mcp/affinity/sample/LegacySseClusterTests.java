@@ -1,6 +1,9 @@
 package io.mcp.affinity.sample;
 
+import java.net.URI;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -24,7 +27,17 @@ class LegacySseClusterTests {
 
 	@BeforeAll
 	void startCluster() {
-		this.cluster = new InProcessCluster(3, "--spring.ai.mcp.server.protocol=SSE");
+		List<String> arguments = new ArrayList<>(List.of("--spring.ai.mcp.server.protocol=SSE"));
+		arguments.addAll(ownershipArguments());
+		this.cluster = new InProcessCluster(3, arguments.toArray(String[]::new));
+	}
+
+	/**
+	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the suite in another.
+	 * @return arguments for every instance
+	 */
+	protected List<String> ownershipArguments() {
+		return List.of();
 	}
 
 	@AfterAll
@@ -44,6 +57,9 @@ class LegacySseClusterTests {
 			assertThat(client.call("session_info", Map.of())).contains(instanceOf(owner)).contains("\"calls\":10");
 
 			String session = client.sessionId.get();
+			// The tools see the transport's id; the client was told (and uses) the one the cluster routes.
+			assertThat(client.call("session_info", Map.of()))
+				.contains("\"sessionId\":\"" + ThreeInstanceClusterTests.transportId(session) + "\"");
 			Set<Integer> postedTo = new HashSet<>();
 			for (Routed routed : this.cluster.frontDoorRecord().routed()) {
 				if (routed.method().equals("POST") && routed.uri().contains("sessionId=" + session)) {
@@ -52,6 +68,11 @@ class LegacySseClusterTests {
 			}
 			assertThat(postedTo).containsExactlyInAnyOrder(0, 1, 2);
 		}
+	}
+
+	/** The cluster's front door, for the tests of a subclass. */
+	protected URI frontDoor() {
+		return this.cluster.frontDoor();
 	}
 
 	private static String instanceOf(String sessionInfo) {

@@ -103,6 +103,10 @@ final class ProcessCluster implements AutoCloseable {
 	}
 
 	private void start(int index) {
+		start(index, List.of());
+	}
+
+	private void start(int index, List<String> moreArguments) {
 		URI address = this.addresses.get(index);
 		try {
 			List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
@@ -112,6 +116,7 @@ final class ProcessCluster implements AutoCloseable {
 					"--spring.lifecycle.timeout-per-shutdown-phase=3s", "--spring.main.banner-mode=off"));
 			command.addAll(this.redisArguments);
 			command.addAll(this.arguments);
+			command.addAll(moreArguments);
 			this.processes[index] = new ProcessBuilder(command)
 				.redirectErrorStream(true)
 				.redirectOutput(ProcessBuilder.Redirect.appendTo(this.logs.resolve("instance-" + index + ".log").toFile()))
@@ -137,7 +142,15 @@ final class ProcessCluster implements AutoCloseable {
 
 	/** Starts a stopped or killed instance again at the same address (a new epoch) and back into rotation. */
 	void restart(int index) throws InterruptedException {
-		start(index);
+		restart(index, List.of());
+	}
+
+	/**
+	 * Starts a stopped or killed instance again at the same address (a new epoch), with more arguments than the
+	 * others (later ones win), and back into rotation.
+	 */
+	void restart(int index, List<String> moreArguments) throws InterruptedException {
+		start(index, moreArguments);
 		awaitReady(index);
 		this.frontDoor.include(index);
 	}

@@ -20,6 +20,7 @@ import java.util.stream.Stream;
 
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.test.LocalRedisTopology;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.sample.McpClients.Client;
@@ -60,7 +61,26 @@ class ThreeInstanceClusterTests {
 		this.topology = startRedisTopology();
 		this.cluster = new InProcessCluster(3, (this.topology != null) ? this.topology.springArguments()
 				: List.of("--spring.data.redis.host=" + TestRedis.shared().host(),
-						"--spring.data.redis.port=" + TestRedis.shared().port()));
+						"--spring.data.redis.port=" + TestRedis.shared().port()),
+				ownershipArguments().toArray(String[]::new));
+	}
+
+	/**
+	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the suite in another.
+	 * @return arguments for every instance
+	 */
+	protected List<String> ownershipArguments() {
+		return List.of();
+	}
+
+	/** The cluster, for the tests of a subclass. */
+	protected InProcessCluster cluster() {
+		return this.cluster;
+	}
+
+	/** The id a session's MCP transport (and so its tools) knows it by, given the id its client uses. */
+	static String transportId(String clientId) {
+		return SessionOwnerResolver.transportId(SessionId.of(clientId)).value();
 	}
 
 	@AfterAll
@@ -80,7 +100,7 @@ class ThreeInstanceClusterTests {
 		return null;
 	}
 
-	private static SessionInfo sessionInfo(Client client) {
+	static SessionInfo sessionInfo(Client client) {
 		Matcher matcher = SESSION_INFO.matcher(client.call("session_info", Map.of()));
 		assertThat(matcher.matches()).isTrue();
 		return new SessionInfo(matcher.group(1), matcher.group(2), Long.parseLong(matcher.group(3)));
@@ -102,7 +122,7 @@ class ThreeInstanceClusterTests {
 				String key = "k-" + client.sessionId.get();
 				client.call("remember", Map.of("key", key, "value", "v-" + client.sessionId.get()));
 				SessionInfo first = sessionInfo(client);
-				assertThat(first.sessionId()).isEqualTo(client.sessionId.get());
+				assertThat(first.sessionId()).isEqualTo(transportId(client.sessionId.get()));
 				for (int call = 1; call <= 6; call++) {
 					// Each call lands on the next instance in turn; all must see this session's own state, in order.
 					assertThat(client.call("recall", Map.of("key", key))).isEqualTo("v-" + client.sessionId.get());
@@ -320,7 +340,7 @@ class ThreeInstanceClusterTests {
 		return RawMcp.post(instance, session, body);
 	}
 
-	private record SessionInfo(String sessionId, String instance, long calls) {
+	record SessionInfo(String sessionId, String instance, long calls) {
 	}
 
 }

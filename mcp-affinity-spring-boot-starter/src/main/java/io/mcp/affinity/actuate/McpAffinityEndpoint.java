@@ -9,8 +9,11 @@ import java.util.function.BooleanSupplier;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.InvalidSessionIdException;
+import io.mcp.affinity.core.OwnershipMode;
 import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.RoutedSessionId;
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
@@ -30,15 +33,18 @@ public class McpAffinityEndpoint {
 
 	private final InstanceIdentity self;
 
+	private final SessionOwnerResolver resolver;
+
 	private final OwnershipStore store;
 
 	private final InstanceRegistry registry;
 
 	private final BooleanSupplier registryReachable;
 
-	public McpAffinityEndpoint(InstanceIdentity self, OwnershipStore store, InstanceRegistry registry,
+	public McpAffinityEndpoint(SessionOwnerResolver resolver, OwnershipStore store, InstanceRegistry registry,
 			BooleanSupplier registryReachable) {
-		this.self = self;
+		this.resolver = resolver;
+		this.self = resolver.self();
 		this.store = store;
 		this.registry = registry;
 		this.registryReachable = registryReachable;
@@ -48,6 +54,12 @@ public class McpAffinityEndpoint {
 	public Map<String, Object> describe() {
 		Map<String, Object> description = new LinkedHashMap<>();
 		description.put("instance", instance(this.self));
+		OwnershipMode mode = this.resolver.ownershipMode();
+		description.put("ownership", (mode == OwnershipMode.SESSION_ID) ? "session-id" : "store");
+		if (mode == OwnershipMode.SESSION_ID) {
+			// Sessions created here under an id that names this instance: in memory only, never in the store.
+			description.put("routedSessions", this.resolver.routedSessionCount());
+		}
 		// An operator's view must answer while Redis does not: what Redis cannot tell in time is shown empty.
 		List<Map<String, String>> live = this.registry.liveInstances()
 			.map(McpAffinityEndpoint::instance)
@@ -78,7 +90,8 @@ public class McpAffinityEndpoint {
 	}
 
 	/**
-	 * Looks up the owner of one session.
+	 * Looks up the owner of one session, given either kind of id: one that names its owner (session-id ownership) is
+	 * read, any other is looked up in the store.
 	 * @param sessionId the session id
 	 * @return the session (redacted), its owner's epoch and address, and whether that owner is live
 	 */
@@ -96,8 +109,10 @@ public class McpAffinityEndpoint {
 		answer.put("session", id.toString());
 		@Nullable String epoch;
 		@Nullable InstanceIdentity owner;
+		RoutedSessionId routed = RoutedSessionId.parse(id);
+		answer.put("ownership", (routed != null) ? "session-id" : "store");
 		try {
-			epoch = this.store.findOwner(id).timeout(TIMEOUT).block();
+			epoch = (routed != null) ? routed.ownerEpoch() : this.store.findOwner(id).timeout(TIMEOUT).block();
 			if (epoch == null) {
 				answer.put("owner", null);
 				return answer;

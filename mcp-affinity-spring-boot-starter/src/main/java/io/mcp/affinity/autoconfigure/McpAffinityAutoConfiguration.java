@@ -6,6 +6,7 @@ import java.time.Duration;
 import io.mcp.affinity.core.InstanceHeartbeat;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipMode;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
@@ -54,14 +55,28 @@ public final class McpAffinityAutoConfiguration {
 
 	static final String KEY_PREFIX_PROPERTY = "mcp.affinity.redis.key-prefix";
 
+	static final String OWNERSHIP_PROPERTY = "mcp.affinity.ownership";
+
 	// The first Redis connection of a cold JVM can take a while; start-up waits this long for the registration.
 	private static final Duration FIRST_REGISTRATION_TIMEOUT = Duration.ofSeconds(5);
 
 	@Bean
 	@ConditionalOnMissingBean
 	SessionOwnerResolver sessionOwnerResolver(InstanceIdentity mcpAffinityInstanceIdentity,
-			OwnershipStore ownershipStore, InstanceRegistry instanceRegistry) {
-		return new SessionOwnerResolver(mcpAffinityInstanceIdentity, ownershipStore, instanceRegistry);
+			OwnershipStore ownershipStore, InstanceRegistry instanceRegistry, McpAffinityProperties properties) {
+		SessionOwnerResolver resolver = new SessionOwnerResolver(mcpAffinityInstanceIdentity, ownershipStore,
+				instanceRegistry);
+		if (properties.getOwnership() == OwnershipMode.SESSION_ID) {
+			try {
+				resolver.routeBySessionId(properties.getOwnershipTimeToLive());
+			}
+			catch (IllegalArgumentException ex) {
+				throw new InvalidConfigurationPropertyValueException(OWNERSHIP_PROPERTY, "session-id", ex.getMessage()
+						+ ". Let mcp-affinity mint the epoch (remove the InstanceIdentity bean of your own), or set "
+						+ OWNERSHIP_PROPERTY + "=store.");
+			}
+		}
+		return resolver;
 	}
 
 	@Bean

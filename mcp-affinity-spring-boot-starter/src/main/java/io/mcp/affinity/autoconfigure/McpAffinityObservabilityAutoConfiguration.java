@@ -7,6 +7,7 @@ import io.mcp.affinity.actuate.OwnershipStoreMetrics;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.web.RoutingObserver;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -57,10 +58,10 @@ public final class McpAffinityObservabilityAutoConfiguration {
 
 		@Bean
 		@ConditionalOnMissingBean
-		McpAffinityEndpoint mcpAffinityEndpoint(InstanceIdentity mcpAffinityInstanceIdentity,
+		McpAffinityEndpoint mcpAffinityEndpoint(SessionOwnerResolver sessionOwnerResolver,
 				OwnershipStore ownershipStore, InstanceRegistry instanceRegistry,
 				InstanceHeartbeatLifecycle instanceHeartbeatLifecycle) {
-			return new McpAffinityEndpoint(mcpAffinityInstanceIdentity, ownershipStore, instanceRegistry,
+			return new McpAffinityEndpoint(sessionOwnerResolver, ownershipStore, instanceRegistry,
 					instanceHeartbeatLifecycle::isRegistryReachable);
 		}
 

@@ -4,6 +4,7 @@ import java.net.URI;
 import java.time.Duration;
 
 import io.mcp.affinity.core.InstanceHeartbeat;
+import io.mcp.affinity.core.OwnershipMode;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
@@ -32,6 +33,13 @@ public class McpAffinityProperties {
 	 * 'redis' requires Redis; 'memory' runs a single instance.
 	 */
 	private StoreType store = StoreType.AUTO;
+
+	/**
+	 * How the sessions this instance creates are made routable by the others: 'store' records each in the ownership
+	 * store (Redis); 'session-id' gives the client an id that names this instance, so no store is read or written per
+	 * session. Every instance routes both kinds of id, whatever its own setting.
+	 */
+	private OwnershipMode ownership = OwnershipMode.STORE;
 
 	/**
 	 * Whether to apply session affinity to the MCP router registered by Spring AI's MCP server starter.
@@ -90,6 +98,14 @@ public class McpAffinityProperties {
 
 	public void setStore(StoreType store) {
 		this.store = store;
+	}
+
+	public OwnershipMode getOwnership() {
+		return this.ownership;
+	}
+
+	public void setOwnership(OwnershipMode ownership) {
+		this.ownership = ownership;
 	}
 
 	public boolean isApplyToMcpRouter() {

@@ -6,12 +6,9 @@ import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.springframework.core.io.buffer.DataBuffer;
-import org.springframework.http.HttpHeaders;
-import org.springframework.http.HttpStatusCode;
-import org.springframework.http.ResponseCookie;
+import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.http.server.reactive.ServerHttpResponseDecorator;
-import org.springframework.util.MultiValueMap;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
@@ -21,34 +18,19 @@ import reactor.core.publisher.Mono;
  * The SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05), unchanged, except that the session announced in
  * its {@code endpoint} event is claimed for this instance before that event leaves: the client's first POST may land
  * on any instance, and must find the owner. If the claim fails, the event never leaves: the endpoint event is the
- * stream's first, so nothing has been sent yet, and the client gets 503 with {@code Retry-After} instead.
+ * stream's first, so nothing has been sent yet, and the client gets 503 with {@code Retry-After} instead. When the
+ * client must know the session by another id than the transport's (session-id ownership), the event announces that id.
  */
-final class LegacyEndpointClaimingResponse implements ServerResponse {
+final class LegacyEndpointClaimingResponse extends DelegatingServerResponse {
 
 	private static final String MARKER = McpHttpHeaders.LEGACY_SESSION_PARAMETER + "=";
 
-	private final ServerResponse delegate;
+	// Given the transport's id, claims the session and emits the id the client must use.
+	private final Function<String, Mono<String>> claim;
 
-	private final Function<String, Mono<Void>> claim;
-
-	LegacyEndpointClaimingResponse(ServerResponse delegate, Function<String, Mono<Void>> claim) {
-		this.delegate = delegate;
+	LegacyEndpointClaimingResponse(ServerResponse delegate, Function<String, Mono<String>> claim) {
+		super(delegate);
 		this.claim = claim;
-	}
-
-	@Override
-	public HttpStatusCode statusCode() {
-		return this.delegate.statusCode();
-	}
-
-	@Override
-	public HttpHeaders headers() {
-		return this.delegate.headers();
-	}
-
-	@Override
-	public MultiValueMap<String, ResponseCookie> cookies() {
-		return this.delegate.cookies();
 	}
 
 	@Override
@@ -62,19 +44,28 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 
 	/** The session id in an SSE chunk that announces the message endpoint, if it is one. */
 	static @Nullable String announcedSession(String chunk) {
+		int start = announcedSessionStart(chunk);
+		return (start >= 0) ? chunk.substring(start, announcedSessionEnd(chunk, start)) : null;
+	}
+
+	private static int announcedSessionStart(String chunk) {
 		if (!chunk.contains("endpoint")) {
-			return null;
+			return -1;
 		}
 		int start = chunk.indexOf(MARKER);
 		if (start < 0) {
-			return null;
+			return -1;
 		}
 		start += MARKER.length();
+		return (announcedSessionEnd(chunk, start) > start) ? start : -1;
+	}
+
+	private static int announcedSessionEnd(String chunk, int start) {
 		int end = start;
 		while (end < chunk.length() && "&\r\n \"#".indexOf(chunk.charAt(end)) < 0) {
 			end++;
 		}
-		return (end > start) ? chunk.substring(start, end) : null;
+		return end;
 	}
 
 	private final class Claiming extends ServerHttpResponseDecorator {
@@ -104,13 +95,22 @@ final class LegacyEndpointClaimingResponse implements ServerResponse {
 			if (this.inspected) {
 				return Mono.just(buffer);
 			}
-			String session = announcedSession(buffer.toString(buffer.readPosition(), buffer.readableByteCount(),
-					StandardCharsets.UTF_8));
+			String chunk = buffer.toString(buffer.readPosition(), buffer.readableByteCount(), StandardCharsets.UTF_8);
 			this.inspected = true;
-			if (session == null) {
+			int start = announcedSessionStart(chunk);
+			if (start < 0) {
 				return Mono.just(buffer);
 			}
-			return LegacyEndpointClaimingResponse.this.claim.apply(session).thenReturn(buffer);
+			int end = announcedSessionEnd(chunk, start);
+			return LegacyEndpointClaimingResponse.this.claim.apply(chunk.substring(start, end)).map((announced) -> {
+				if (announced.equals(chunk.substring(start, end))) {
+					return buffer;
+				}
+				DataBufferUtils.release(buffer);
+				// As the transport wrote its own id: as is (a routed id adds only '~' and base-36 digits to it).
+				String rewritten = chunk.substring(0, start) + announced + chunk.substring(end);
+				return bufferFactory().wrap(rewritten.getBytes(StandardCharsets.UTF_8));
+			});
 		}
 
 	}

@@ -1,5 +1,7 @@
 package io.mcp.affinity.web;
 
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
@@ -31,6 +33,7 @@ import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.util.UriComponentsBuilder;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
@@ -41,8 +44,9 @@ import reactor.netty.Connection;
  * Session affinity for an MCP router: every request that carries a session reaches the instance that owns it.
  * <ul>
  * <li>No session (initialize, the legacy SSE GET, or any sessionless 2026-07-28 request): the local handler takes it,
- * untouched and without any store access; a session the local handler creates is claimed for this instance before
- * the client learns its id.</li>
+ * untouched and without any store access; a session the local handler creates is made routable before the client
+ * learns its id (claimed in the store, or in session-id mode given an id that names this instance: then the client
+ * only ever sees that id, and the transport only ever its own).</li>
  * <li>A session this instance owns: the local handler takes it. A DELETE it accepts ends the ownership, so every
  * instance answers 404 for the id from then on, whatever the MCP transport does.</li>
  * <li>A session a live other instance owns: forwarded there (never a second time).</li>
@@ -287,7 +291,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 				return JsonRpcErrors.FORGED_FORWARD.response();
 			}
 		}
-		return this.resolver.resolve(sessionId).flatMap((resolution) -> route(request, next, sessionId, resolution));
+		return this.resolver.resolve(sessionId, forwardedBy != null)
+			.flatMap((resolution) -> route(request, next, sessionId, resolution));
 	}
 
 	private Mono<ServerResponse> route(ServerRequest request, HandlerFunction<ServerResponse> next, SessionId sessionId,
@@ -314,22 +319,25 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
 			if (created != null) {
 				// The id reaches the client only once the cluster can route it; otherwise the client is asked to retry.
-				return claim(request, created).thenReturn(response)
+				return establish(request, created)
+					.map((announced) -> announced.equals(created) ? response
+							: new SessionIdAnnouncingResponse(response, announced))
 					.onErrorResume(SessionNotClaimedException.class, (ex) -> JsonRpcErrors.STORE_UNAVAILABLE.response());
 			}
 			if (request.method() == HttpMethod.GET && isEventStream(response)) {
 				// Legacy HTTP+SSE: the session id is only in the stream's first event.
-				return Mono.just(new LegacyEndpointClaimingResponse(response, (id) -> claim(request, id)));
+				return Mono.just(new LegacyEndpointClaimingResponse(response, (id) -> establish(request, id)));
 			}
 			return Mono.just(response);
 		});
 	}
 
-	// Completes once the new session is routable from every instance, or fails with SessionNotClaimedException.
-	private Mono<Void> claim(ServerRequest request, String created) {
+	// Emits the id the client must get, once the new session is routable from every instance under that id (the
+	// transport's id, or in session-id mode one that names this instance), or fails with SessionNotClaimedException.
+	private Mono<String> establish(ServerRequest request, String created) {
 		if (this.draining) {
 			logger.debug("SessionNotClaimed: this instance is draining");
-			return Mono.empty();
+			return Mono.just(created);
 		}
 		SessionId sessionId;
 		try {
@@ -338,18 +346,19 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		catch (InvalidSessionIdException ex) {
 			logger.warn("SessionClaimFailed: the MCP handler minted an id this layer cannot route ({}); the session is "
 					+ "usable on this instance only", ex.getMessage());
-			return Mono.empty();
+			return Mono.just(created);
 		}
-		return bindToPrincipal(request, created).then(this.resolver.claim(sessionId))
+		return this.resolver.establish(sessionId)
 			.onErrorResume((ex) -> {
 				// The store did not confirm in time (it may yet record the claim): undo it in the background.
 				logger.warn("SessionClaimFailed session={}: the client is asked to retry ({})", sessionId,
 						ex.getMessage());
 				this.resolver.release(sessionId).subscribe(null, (releaseFailure) -> logger
 					.debug("Releasing the unconfirmed session failed; its entry expires on its own", releaseFailure));
-				return Mono.just(false);
+				return Mono.empty();
 			})
-			.flatMap((claimed) -> claimed ? Mono.<Void>empty() : Mono.error(new SessionNotClaimedException()));
+			.switchIfEmpty(Mono.error(SessionNotClaimedException::new))
+			.flatMap((announced) -> bindToPrincipal(request, announced.value()).thenReturn(announced.value()));
 	}
 
 	/** A new session could not be made routable from every instance, so its id must not reach the client. */
@@ -387,8 +396,30 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 				return notFound(Decision.NOT_FOUND);
 			}
 			this.observer.routed(Decision.LOCAL);
-			return handleOwnedBy(request, next, sessionId);
+			return handleOwnedBy(asTransportSees(request, sessionId), next, sessionId);
 		});
+	}
+
+	// The request as the MCP transport must see it: with the id it minted, when the client sent one naming this
+	// instance. The rebuilt request keeps the original's exchange, body and attributes.
+	private static ServerRequest asTransportSees(ServerRequest request, SessionId sessionId) {
+		SessionId transportId = SessionOwnerResolver.transportId(sessionId);
+		if (transportId.equals(sessionId)) {
+			return request;
+		}
+		ServerWebExchange exchange = request.exchange();
+		ServerHttpRequest.Builder local = exchange.getRequest().mutate();
+		if (request.headers().firstHeader(McpHttpHeaders.SESSION_ID) != null) {
+			local.headers((headers) -> headers.set(McpHttpHeaders.SESSION_ID, transportId.value()));
+		}
+		if (request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).isPresent()) {
+			local.uri(UriComponentsBuilder.fromUri(request.uri())
+				.replaceQueryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER,
+						URLEncoder.encode(transportId.value(), StandardCharsets.UTF_8))
+				.build(true)
+				.toUri());
+		}
+		return ServerRequest.create(exchange.mutate().request(local.build()).build(), request.messageReaders());
 	}
 
 	private Mono<ServerResponse> handleOwnedBy(ServerRequest request, HandlerFunction<ServerResponse> next,

@@ -6,7 +6,9 @@ import java.util.Map;
 import java.util.UUID;
 
 import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.RoutedSessionId;
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.core.redis.RedisInstanceRegistry;
 import io.mcp.affinity.core.redis.RedisOwnershipStore;
@@ -41,7 +43,7 @@ class McpAffinityEndpointTests {
 		String key = this.keyPrefix + "session:" + SessionKeys.digest(session);
 		assertThat(this.connections.template().opsForValue().get(key).block()).isEqualTo(this.owner.epoch());
 		// A fresh store, so the answer comes from Redis, not from an L1 that saw the claim.
-		McpAffinityEndpoint endpoint = new McpAffinityEndpoint(this.self, store(this.self), registry(), () -> true);
+		McpAffinityEndpoint endpoint = endpoint();
 		Map<String, Object> answer = endpoint.owner(session.value());
 		assertThat(answer).containsEntry("session", session.toString())
 			.containsEntry("owner", this.owner.epoch())
@@ -53,8 +55,31 @@ class McpAffinityEndpointTests {
 
 	@Test
 	void ownerLookUpOfAnUnknownSessionAnswersNoOwner() {
-		McpAffinityEndpoint endpoint = new McpAffinityEndpoint(this.self, store(this.self), registry(), () -> true);
+		McpAffinityEndpoint endpoint = endpoint();
 		assertThat(endpoint.owner(UUID.randomUUID().toString())).containsEntry("owner", null);
+	}
+
+	@Test
+	void ownerLookUpReadsTheOwnerFromAnIdThatNamesItWithoutAnyStoreEntry() {
+		String transportId = UUID.randomUUID().toString();
+		SessionId routed = RoutedSessionId.of(this.owner.epoch(), transportId);
+		registry().heartbeat(this.owner).block();
+		Map<String, Object> answer = endpoint().owner(routed.value());
+		assertThat(answer).containsEntry("ownership", "session-id")
+			.containsEntry("owner", this.owner.epoch())
+			.containsEntry("ownerAddress", "http://10.0.0.1:8081")
+			.containsEntry("ownerLive", true)
+			.containsEntry("local", false);
+		assertThat(answer.toString()).doesNotContain(transportId);
+		// The same transport id without the owner's token is an unknown session.
+		assertThat(endpoint().owner(transportId)).containsEntry("ownership", "store").containsEntry("owner", null);
+	}
+
+	private McpAffinityEndpoint endpoint() {
+		TwoTierOwnershipStore store = store(this.self);
+		RedisInstanceRegistry registry = registry();
+		return new McpAffinityEndpoint(new SessionOwnerResolver(this.self, store, registry), store, registry,
+				() -> true);
 	}
 
 	private TwoTierOwnershipStore store(InstanceIdentity instance) {

@@ -5,6 +5,7 @@ import java.time.Duration;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipMode;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionOwnerResolver;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
@@ -142,6 +143,32 @@ class McpAffinityAutoConfigurationTests {
 				.hasMessageContaining("mcp.affinity.forwarding.secret")
 				.hasMessageContaining("16 characters")
 				.hasMessageNotContaining("tooshort"));
+	}
+
+	@Test
+	void sessionIdOwnershipGivesTheResolverRoutedIdsAndKeepsTheStoreForOtherIds() {
+		withRedis()
+			.withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081",
+					"mcp.affinity.ownership=session-id")
+			.run((context) -> {
+				assertThat(context.getBean(SessionOwnerResolver.class).ownershipMode())
+					.isEqualTo(OwnershipMode.SESSION_ID);
+				assertThat(context).hasSingleBean(TwoTierOwnershipStore.class);
+			});
+		withRedis().withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081")
+			.run((context) -> assertThat(context.getBean(SessionOwnerResolver.class).ownershipMode())
+				.isEqualTo(OwnershipMode.STORE));
+	}
+
+	@Test
+	void sessionIdOwnershipWithAnEpochIdsCannotNameFailsStartUpNamingThePropertyAndTheFix() {
+		this.contextRunner.withPropertyValues("mcp.affinity.ownership=session-id")
+			.withBean(InstanceIdentity.class, () -> new InstanceIdentity(URI.create("http://10.1.2.3:8081"), "pod-a"))
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("mcp.affinity.ownership")
+				.hasMessageContaining("mcp.affinity.ownership=store"));
 	}
 
 	@Test

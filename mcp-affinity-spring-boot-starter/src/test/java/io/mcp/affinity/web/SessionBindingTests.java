@@ -84,6 +84,22 @@ class SessionBindingTests {
 	}
 
 	@Test
+	void aSessionAnswersOnlyThePrincipalThatCreatedItInSessionIdOwnershipToo() {
+		start("mcp.affinity.ownership=session-id");
+		String session = create("alice");
+		assertThat(session).startsWith("~").contains("~s-");
+		assertThat(use("alice", session)).isEqualTo(200);
+		assertThat(use("bob", session)).isEqualTo(404);
+		assertThat(use(null, session)).isEqualTo(401);
+		// The handler sees the id it minted, never the routed one.
+		assertThat(this.client.headers((headers) -> {
+			headers.set("Mcp-Session-Id", session);
+			headers.set("Authorization", basic("alice"));
+		}).post().uri("/mcp").send(Mono.empty()).responseContent().aggregate().asString().block())
+			.isEqualTo("local " + session.substring(session.indexOf("~s-") + 1));
+	}
+
+	@Test
 	void bindingCanBeSwitchedOff() {
 		start("mcp.affinity.bind-sessions-to-principal=false");
 		String session = create("alice");
@@ -114,7 +130,7 @@ class SessionBindingTests {
 			return RouterFunctions.route()
 				.POST("/mcp", (request) -> request.headers().firstHeader("Mcp-Session-Id") == null
 						? ServerResponse.ok().header("Mcp-Session-Id", "s-" + System.nanoTime()).bodyValue("local")
-						: ServerResponse.ok().bodyValue("local"))
+						: ServerResponse.ok().bodyValue("local " + request.headers().firstHeader("Mcp-Session-Id")))
 				.build();
 		}
 

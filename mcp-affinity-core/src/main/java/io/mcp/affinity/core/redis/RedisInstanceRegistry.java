@@ -3,6 +3,7 @@ package io.mcp.affinity.core.redis;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -28,6 +29,11 @@ import reactor.core.publisher.Mono;
  * Live look-ups are cached briefly in memory: the request path asks about the same few owners over and over. Past
  * that time, an instance seen live less than a heartbeat time-to-live ago is still answered from memory while Redis is
  * asked again in the background, so the request path does not wait for Redis to confirm an owner it already knows.
+ * <p>
+ * Each heartbeat also lists the live instances ({@link #refreshLiveInstances}): an instance the latest listing named
+ * is answered from memory with no look-up at all, however old that listing (while Redis does not answer, what it said
+ * last stands: a forward to an instance that is gone is refused), and an instance it no longer names is left to
+ * {@link #findLive}. A run the listing shows replaced by another at its address is dead at once.
  */
 public final class RedisInstanceRegistry implements InstanceRegistry {
 
@@ -81,6 +87,15 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	// Epochs whose liveness is being confirmed in the background: one look-up each at a time.
 	private final Set<String> revalidating = ConcurrentHashMap.newKeySet();
 
+	// Runs a listing showed replaced by a newer run at the same address: dead for sure, whatever else was seen.
+	private final Cache<String, Boolean> replaced = Caffeine.newBuilder()
+		.expireAfterWrite(Duration.ofHours(1))
+		.maximumSize(10_000)
+		.build();
+
+	// Whether the latest heartbeat or listing failed: then what Redis said last stands, whatever its age.
+	private volatile boolean unanswered;
+
 	/**
 	 * Creates a registry with the defaults.
 	 * @param redis the Redis template
@@ -117,7 +132,41 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		List<String> keys = List.of(heartbeatKey(self.epoch()), this.registryKey);
 		List<String> args = List.of(self.address().toString(), this.heartbeatTimeToLiveMillis, self.epoch());
 		return this.calls.bounded("heartbeat", this.redis.execute(HEARTBEAT, keys, args).next())
-			.map("registered"::equals);
+			.map("registered"::equals)
+			.doOnError((ex) -> this.unanswered = true);
+	}
+
+	@Override
+	public Mono<Void> refreshLiveInstances() {
+		return liveInstances().collectList().doOnNext((listed) -> {
+			long now = System.nanoTime();
+			Set<String> epochs = new HashSet<>();
+			Set<URI> addresses = new HashSet<>();
+			for (InstanceIdentity instance : listed) {
+				epochs.add(instance.epoch());
+				addresses.add(instance.address());
+				this.live.put(instance.epoch(), instance);
+				this.lastSeen.put(instance.epoch(), new Sighting(instance, now, false, true));
+			}
+			for (Map.Entry<String, Sighting> seen : this.lastSeen.asMap().entrySet()) {
+				String epoch = seen.getKey();
+				Sighting sighting = seen.getValue();
+				if (epochs.contains(epoch)) {
+					continue;
+				}
+				this.live.invalidate(epoch);
+				if (addresses.contains(sighting.instance().address())) {
+					// Another run is live at its address: this one has restarted, and what it held is gone.
+					this.replaced.put(epoch, Boolean.TRUE);
+					this.lastSeen.invalidate(epoch);
+				}
+				else if (!sighting.missing()) {
+					// Gone (expired or deregistered), or lost with Redis's data: findLive tells which.
+					this.lastSeen.put(epoch, new Sighting(sighting.instance(), sighting.at(), true, false));
+				}
+			}
+			this.unanswered = false;
+		}).doOnError((ex) -> this.unanswered = true).then();
 	}
 
 	/**
@@ -132,6 +181,9 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 
 	@Override
 	public Mono<InstanceIdentity> findLive(String epoch) {
+		if (this.replaced.getIfPresent(epoch) != null) {
+			return Mono.empty();
+		}
 		InstanceIdentity cached = this.live.getIfPresent(epoch);
 		if (cached != null) {
 			return Mono.just(cached);
@@ -168,7 +220,15 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 			return cached;
 		}
 		Sighting sighting = this.lastSeen.getIfPresent(epoch);
-		if (sighting == null || sighting.missing() || System.nanoTime() - sighting.at() >= this.heartbeatTimeToLiveNanos) {
+		if (sighting == null || sighting.missing()) {
+			return null;
+		}
+		if (sighting.listed() || this.unanswered) {
+			// Named by the latest listing: the next one confirms it or drops it. If no listing succeeds any more (Redis
+			// is slow or down), what Redis said last stands, and a forward to an instance that is gone is refused.
+			return sighting.instance();
+		}
+		if (System.nanoTime() - sighting.at() >= this.heartbeatTimeToLiveNanos) {
 			return null;
 		}
 		revalidate(epoch, sighting);
@@ -182,7 +242,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		lookUp(epoch).hasElement().doFinally((signal) -> this.revalidating.remove(epoch)).subscribe((found) -> {
 			if (!found) {
 				// Redis no longer lists it: from now on only findLive decides, under its rules.
-				this.lastSeen.put(epoch, new Sighting(sighting.instance(), sighting.at(), true));
+				this.lastSeen.put(epoch, new Sighting(sighting.instance(), sighting.at(), true, false));
 			}
 		}, (ex) -> {
 			// Redis did not answer: an instance live before is taken as live still, as findLive does in an outage.
@@ -195,7 +255,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 			.map((address) -> new InstanceIdentity(URI.create(address), epoch))
 			.doOnNext((instance) -> {
 				this.live.put(epoch, instance);
-				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime(), false));
+				this.lastSeen.put(epoch, new Sighting(instance, System.nanoTime(), false, false));
 			});
 	}
 
@@ -266,8 +326,9 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	 * @param instance the instance
 	 * @param at when
 	 * @param missing whether Redis has not listed it since
+	 * @param listed whether a listing of the live instances named it
 	 */
-	private record Sighting(InstanceIdentity instance, long at, boolean missing) {
+	private record Sighting(InstanceIdentity instance, long at, boolean missing, boolean listed) {
 	}
 
 	@Override
