@@ -14,6 +14,7 @@ import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
+import io.mcp.affinity.core.RoutedSessionId;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.test.TestRedis;
@@ -47,6 +48,8 @@ class OwnerForwardingTests {
 	private static final String SELF_EPOCH = "self-epoch";
 
 	private static final String OWNER_EPOCH = "owner-epoch";
+
+	private static final String ROUTED_OWNER_EPOCH = "1234567890123";
 
 	private static final String SECRET = "forwarding-secret-for-tests";
 
@@ -98,6 +101,13 @@ class OwnerForwardingTests {
 			.response()
 			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
 			.block();
+	}
+
+	// An id that names the stand-in owner (session-id ownership): no store entry; the registry alone places it.
+	private String routedRemotely() {
+		this.registry.live.put(ROUTED_OWNER_EPOCH,
+				new InstanceIdentity(URI.create("http://127.0.0.1:" + this.owner.port()), ROUTED_OWNER_EPOCH));
+		return RoutedSessionId.of(ROUTED_OWNER_EPOCH, "remote-" + System.nanoTime()).value();
 	}
 
 	private String ownedRemotely() {
@@ -251,18 +261,38 @@ class OwnerForwardingTests {
 
 	@Test
 	void requestAlreadyForwardedOnceIsNeverForwardedAgain() {
-		String session = ownedRemotely();
-		Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else", McpHttpHeaders.SIGNATURE,
-				this.signature.sign("POST", "/mcp", session, "someone-else")));
-		assertThat(response.status()).isEqualTo(404);
+		for (String session : List.of(ownedRemotely(), routedRemotely())) {
+			Response response = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "someone-else",
+					McpHttpHeaders.SIGNATURE, this.signature.sign("POST", "/mcp", session, "someone-else")));
+			assertThat(response.status()).as("answer for %s", session).isEqualTo(404);
+		}
 		assertThat(this.owner.received).isEmpty();
+	}
+
+	@Test
+	void aRoutedIdIsForwardedAsTheClientSentItToTheOwnerItNamesWithNoStoreEntry() {
+		String session = routedRemotely();
+		Response response = post(session, Map.of());
+		assertThat(response.status()).isEqualTo(200);
+		assertThat(this.owner.received).hasSize(1);
+		assertThat(this.owner.received.get(0).headers().get("Mcp-Session-Id")).isEqualTo(session);
+		assertThat(this.store.findOwner(SessionId.of(session)).blockOptional()).isEmpty();
+	}
+
+	@Test
+	void aRoutedIdOfAnOwnerThatRefusesGets404() {
+		String epoch = "987654321";
+		this.registry.live.put(epoch, new InstanceIdentity(URI.create("http://127.0.0.1:" + TestRedis.freePort()), epoch));
+		Response response = post(RoutedSessionId.of(epoch, "gone-" + System.nanoTime()).value(), Map.of());
+		assertThat(response.status()).isEqualTo(404);
+		assertThat(response.body()).contains("Session not found");
 	}
 
 	@Test
 	void requestThatOnlyClaimsToBeForwardedGets403AndIsNeitherHandledNorForwarded() {
 		String local = createLocalSession();
 		String remote = ownedRemotely();
-		for (String session : List.of(local, remote)) {
+		for (String session : List.of(local, remote, routedRemotely())) {
 			Response unsigned = post(session, Map.of(McpHttpHeaders.FORWARDED_BY, "owner-epoch"));
 			assertThat(unsigned.status()).isEqualTo(403);
 			assertThat(unsigned.body()).contains("Forwarded request rejected");
@@ -339,7 +369,7 @@ class OwnerForwardingTests {
 		String local = createLocalSession();
 		String remote = ownedRemotely();
 		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
-		for (String session : List.of(local, remote)) {
+		for (String session : List.of(local, remote, routedRemotely())) {
 			try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
 				socket.setSoTimeout(10_000);
 				long start = System.nanoTime();
