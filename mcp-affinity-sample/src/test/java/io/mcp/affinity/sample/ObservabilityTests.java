@@ -90,7 +90,7 @@ class ObservabilityTests {
 			assertThat(total("mcp.affinity.store.lookups", "tier", "l2", "result", "hit")).isGreaterThanOrEqualTo(1);
 			int ownerIndex = this.cluster.indexOf(owner);
 			MeterRegistry ownerRegistry = this.cluster.instance(ownerIndex).getBean(MeterRegistry.class);
-			assertThat(ownerRegistry.get("mcp.affinity.sessions.owned").gauge().value()).isGreaterThanOrEqualTo(1);
+			assertThat(ownerRegistry.get("mcp.affinity.sessions.owned").tag("ownership", "store").gauge().value()).isGreaterThanOrEqualTo(1);
 			assertThat(ownerRegistry.get("mcp.affinity.store.degraded").gauge().value()).isZero();
 
 			assertThat(output).contains("SessionEstablished session=#")

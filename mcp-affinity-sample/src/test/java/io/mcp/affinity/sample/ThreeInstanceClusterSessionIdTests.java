@@ -12,6 +12,7 @@ import io.mcp.affinity.core.RoutedSessionId;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.TwoTierOwnershipStore;
 import io.mcp.affinity.sample.McpClients.Client;
+import io.micrometer.core.instrument.MeterRegistry;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 
@@ -52,6 +53,17 @@ class ThreeInstanceClusterSessionIdTests extends ThreeInstanceClusterTests {
 			}
 			assertThat(storeAccesses()).as("ownership store look-ups and writes").isEqualTo(storeAccessesBefore);
 			assertThat(cluster().instance(0).getBean(TwoTierOwnershipStore.class).localSessionCount()).isZero();
+			// What an operator's dashboard shows instead: the sessions each instance created, counted by their id.
+			double routed = 0;
+			for (int i = 0; i < cluster().addresses().size(); i++) {
+				routed += cluster().instance(i)
+					.getBean(MeterRegistry.class)
+					.get("mcp.affinity.sessions.owned")
+					.tag("ownership", "session-id")
+					.gauge()
+					.value();
+			}
+			assertThat(routed).isGreaterThanOrEqualTo(clients.size());
 			// The operator's look-up reads the owner from the id.
 			String session = clients.get(0).sessionId.get();
 			URI instance = cluster().addresses().get(0);

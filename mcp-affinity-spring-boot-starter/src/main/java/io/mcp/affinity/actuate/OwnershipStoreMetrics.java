@@ -1,6 +1,7 @@
 package io.mcp.affinity.actuate;
 
 import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import java.util.function.ToDoubleFunction;
 
 import io.mcp.affinity.core.TwoTierOwnershipStore;
@@ -12,7 +13,7 @@ import io.micrometer.core.instrument.binder.MeterBinder;
 
 /**
  * Meters of the two-tier ownership store, read from its counters at scrape time: look-ups by tier and result,
- * sessions owned here, store errors and time spent degraded.
+ * sessions owned here (in the store, and in session-id ownership by their id), store errors and time spent degraded.
  */
 public final class OwnershipStoreMetrics implements MeterBinder {
 
@@ -20,14 +21,19 @@ public final class OwnershipStoreMetrics implements MeterBinder {
 
 	private final BooleanSupplier registryReachable;
 
+	private final LongSupplier routedSessions;
+
 	/**
 	 * Creates the binder.
 	 * @param store the store
 	 * @param registryReachable whether the instance registry (the same Redis) answered the last heartbeat
+	 * @param routedSessions how many sessions created here are routed by their id, not by the store
 	 */
-	public OwnershipStoreMetrics(TwoTierOwnershipStore store, BooleanSupplier registryReachable) {
+	public OwnershipStoreMetrics(TwoTierOwnershipStore store, BooleanSupplier registryReachable,
+			LongSupplier routedSessions) {
 		this.store = store;
 		this.registryReachable = registryReachable;
+		this.routedSessions = routedSessions;
 	}
 
 	@Override
@@ -50,6 +56,11 @@ public final class OwnershipStoreMetrics implements MeterBinder {
 			.register(registry);
 		Gauge.builder("mcp.affinity.sessions.owned", this.store, TwoTierOwnershipStore::localSessionCount)
 			.description("Sessions owned by this instance")
+			.tag("ownership", "store")
+			.register(registry);
+		Gauge.builder("mcp.affinity.sessions.owned", this.routedSessions, LongSupplier::getAsLong)
+			.description("Sessions owned by this instance")
+			.tag("ownership", "session-id")
 			.register(registry);
 	}
 

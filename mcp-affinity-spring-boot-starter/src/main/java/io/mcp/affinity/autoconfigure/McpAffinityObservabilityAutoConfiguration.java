@@ -45,8 +45,9 @@ public final class McpAffinityObservabilityAutoConfiguration {
 		@Bean
 		@ConditionalOnBean(TwoTierOwnershipStore.class)
 		OwnershipStoreMetrics ownershipStoreMetrics(TwoTierOwnershipStore ownershipStore,
-				InstanceHeartbeatLifecycle instanceHeartbeatLifecycle) {
-			return new OwnershipStoreMetrics(ownershipStore, instanceHeartbeatLifecycle::isRegistryReachable);
+				InstanceHeartbeatLifecycle instanceHeartbeatLifecycle, SessionOwnerResolver sessionOwnerResolver) {
+			return new OwnershipStoreMetrics(ownershipStore, instanceHeartbeatLifecycle::isRegistryReachable,
+					sessionOwnerResolver::routedSessionCount);
 		}
 
 	}
