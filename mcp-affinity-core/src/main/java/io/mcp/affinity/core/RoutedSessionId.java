@@ -37,8 +37,7 @@ public record RoutedSessionId(String ownerEpoch, String transportId) {
 	 * @return whether {@link #of} accepts it
 	 */
 	public static boolean canName(String epoch) {
-		return epoch.length() <= 19 && !epoch.isEmpty() && epoch.chars().allMatch((c) -> c >= '0' && c <= '9')
-				&& parseToken(epoch, 10) != null;
+		return parseToken(epoch, 10) != null;
 	}
 
 	/**
