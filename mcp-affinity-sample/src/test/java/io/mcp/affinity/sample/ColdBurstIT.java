@@ -58,16 +58,17 @@ class ColdBurstIT {
 	}
 
 	/**
-	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the scenarios in another.
+	 * What every instance is started with besides the defaults: its ownership mode and web stack (none here: store
+	 * ownership on WebFlux). A subclass runs the scenarios with others.
 	 * @return arguments for every instance
 	 */
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of();
 	}
 
 	@Test
 	void aColdClusterServesABurstOfClientsWithoutAnError() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), ProcessCluster::standalone)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, instanceArguments(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, ROUNDS);
 			report("cold start, Redis as is", clients);
@@ -82,7 +83,7 @@ class ColdBurstIT {
 			proxies.add(proxy);
 			return ProcessCluster.standalone(proxy.port());
 		};
-		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), delayed)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, instanceArguments(), delayed)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, ROUNDS);
 			report("cold start, every Redis packet delayed 150 ms each way", clients);
@@ -96,7 +97,7 @@ class ColdBurstIT {
 
 	@Test
 	void existingSessionsRideOutARedisPausedForThreeSeconds() throws Exception {
-		try (ProcessCluster cluster = new ProcessCluster(3, ownershipArguments(), ProcessCluster::standalone)) {
+		try (ProcessCluster cluster = new ProcessCluster(3, instanceArguments(), ProcessCluster::standalone)) {
 			List<Tracked> clients = burstOfClients(cluster);
 			runCalls(clients, 1);
 			assertThat(this.errors).as("errors before the pause").isEmpty();
@@ -156,7 +157,7 @@ class ColdBurstIT {
 		List<Long> sorted = new ArrayList<>(this.callNanos);
 		Collections.sort(sorted);
 		System.out.println();
-		System.out.println("Cold burst: " + scenario + (ownershipArguments().isEmpty() ? "" : " " + ownershipArguments()));
+		System.out.println("Cold burst: " + scenario + (instanceArguments().isEmpty() ? "" : " " + instanceArguments()));
 		System.out.println("  clients connected:  " + clients.size() + " of " + CLIENTS);
 		System.out.println("  tool calls:         " + this.calls.get());
 		System.out.println("  errors:             " + this.errors.size());

@@ -6,7 +6,7 @@ import java.util.List;
 class ColdBurstSessionIdIT extends ColdBurstIT {
 
 	@Override
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of("--mcp.affinity.ownership=session-id");
 	}
 

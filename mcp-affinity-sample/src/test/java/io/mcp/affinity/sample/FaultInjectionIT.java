@@ -48,7 +48,7 @@ class FaultInjectionIT {
 	@Test
 	void noSessionHeldByALiveInstanceIsLostWhateverElseFails() throws Exception {
 		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
-		arguments.addAll(ownershipArguments());
+		arguments.addAll(instanceArguments());
 		try (ProcessCluster cluster = new ProcessCluster(3, arguments, ProcessCluster::standalone)) {
 			List<Tracked> clients = new ArrayList<>();
 			for (int i = 0; i < 6; i++) {
@@ -125,10 +125,12 @@ class FaultInjectionIT {
 	 */
 	@Test
 	void aRollingSwitchOfOwnershipModeLosesNoSessionOfAnInstanceThatStaysUp() throws Exception {
-		Assumptions.assumeTrue(ownershipArguments().isEmpty(), "starts from the default mode");
+		Assumptions.assumeTrue(instanceArguments().stream().noneMatch((argument) -> argument.contains("ownership")),
+				"starts from the default mode");
 		List<String> sessionId = List.of("--mcp.affinity.ownership=session-id");
-		try (ProcessCluster cluster = new ProcessCluster(3, ProcessCluster.FAST_DEATH_DETECTION,
-				ProcessCluster::standalone)) {
+		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
+		arguments.addAll(instanceArguments());
+		try (ProcessCluster cluster = new ProcessCluster(3, arguments, ProcessCluster::standalone)) {
 			List<Tracked> clients = new ArrayList<>();
 			for (int i = 0; i < 6; i++) {
 				clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
@@ -165,10 +167,11 @@ class FaultInjectionIT {
 	}
 
 	/**
-	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the faults in another.
+	 * What every instance is started with besides the defaults: its ownership mode and web stack (none here: store
+	 * ownership on WebFlux). A subclass runs the faults with others.
 	 * @return arguments for every instance
 	 */
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of();
 	}
 

@@ -3,6 +3,7 @@ package io.mcp.affinity.sample;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 
 import io.mcp.affinity.autoconfigure.InstanceHeartbeatLifecycle;
 import io.mcp.affinity.core.test.TestRedis;
@@ -39,6 +40,16 @@ final class InProcessCluster implements AutoCloseable {
 	 * @param extraProperties more arguments for every instance
 	 */
 	InProcessCluster(int size, List<String> redisArguments, String... extraProperties) {
+		this(size, redisArguments, (index) -> List.of(extraProperties));
+	}
+
+	/**
+	 * Starts instances that differ: some on each web stack, say.
+	 * @param size how many instances
+	 * @param redisArguments the {@code spring.data.redis.*} arguments
+	 * @param instanceArguments more arguments for the instance of each index
+	 */
+	InProcessCluster(int size, List<String> redisArguments, IntFunction<List<String>> instanceArguments) {
 		String keyPrefix = TestRedis.uniquePrefix();
 		for (int i = 0; i < size; i++) {
 			int port = TestRedis.freePort();
@@ -54,7 +65,7 @@ final class InProcessCluster implements AutoCloseable {
 					"--mcp.affinity.forwarding.secret=in-process-cluster-secret",
 					"--spring.lifecycle.timeout-per-shutdown-phase=2s"));
 			args.addAll(redisArguments);
-			args.addAll(List.of(extraProperties));
+			args.addAll(instanceArguments.apply(i));
 			this.instances.add(new SpringApplicationBuilder(SampleApplication.class).run(args.toArray(String[]::new)));
 			this.addresses.add(address);
 		}

@@ -14,7 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class LegacySseClusterSessionIdTests extends LegacySseClusterTests {
 
 	@Override
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of("--mcp.affinity.ownership=session-id");
 	}
 

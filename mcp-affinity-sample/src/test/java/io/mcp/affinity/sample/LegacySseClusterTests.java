@@ -28,15 +28,16 @@ class LegacySseClusterTests {
 	@BeforeAll
 	void startCluster() {
 		List<String> arguments = new ArrayList<>(List.of("--spring.ai.mcp.server.protocol=SSE"));
-		arguments.addAll(ownershipArguments());
+		arguments.addAll(instanceArguments());
 		this.cluster = new InProcessCluster(3, arguments.toArray(String[]::new));
 	}
 
 	/**
-	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the suite in another.
+	 * What every instance is started with besides the defaults: its ownership mode and web stack (none here: store
+	 * ownership on WebFlux). A subclass runs the suite with others.
 	 * @return arguments for every instance
 	 */
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of();
 	}
 

@@ -25,7 +25,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ThreeInstanceClusterSessionIdTests extends ThreeInstanceClusterTests {
 
 	@Override
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of("--mcp.affinity.ownership=session-id");
 	}
 

@@ -62,15 +62,26 @@ class ThreeInstanceClusterTests {
 		this.cluster = new InProcessCluster(3, (this.topology != null) ? this.topology.springArguments()
 				: List.of("--spring.data.redis.host=" + TestRedis.shared().host(),
 						"--spring.data.redis.port=" + TestRedis.shared().port()),
-				ownershipArguments().toArray(String[]::new));
+				this::instanceArguments);
 	}
 
 	/**
-	 * The ownership mode of the instances: the default ({@code store}) here. A subclass runs the suite in another.
+	 * What every instance is started with besides the defaults: its ownership mode and web stack (none here: store
+	 * ownership on WebFlux). A subclass runs the suite with others.
 	 * @return arguments for every instance
 	 */
-	protected List<String> ownershipArguments() {
+	protected List<String> instanceArguments() {
 		return List.of();
+	}
+
+	/**
+	 * What the instance of an index is started with: {@link #instanceArguments()} here, the same for all. A subclass
+	 * runs the suite on a cluster whose instances differ.
+	 * @param index the instance's index
+	 * @return arguments for that instance
+	 */
+	protected List<String> instanceArguments(int index) {
+		return instanceArguments();
 	}
 
 	/** The cluster, for the tests of a subclass. */

@@ -4,7 +4,7 @@ import java.time.Duration;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
-import io.mcp.affinity.web.McpSessionAffinity;
+import io.mcp.affinity.web.SessionRouting;
 import org.springframework.context.SmartLifecycle;
 import reactor.core.publisher.Mono;
 
@@ -15,7 +15,7 @@ import reactor.core.publisher.Mono;
  */
 final class DrainingLifecycle implements SmartLifecycle {
 
-	private final McpSessionAffinity sessionAffinity;
+	private final SessionRouting routing;
 
 	private final InstanceRegistry registry;
 
@@ -23,8 +23,8 @@ final class DrainingLifecycle implements SmartLifecycle {
 
 	private volatile boolean running;
 
-	DrainingLifecycle(McpSessionAffinity sessionAffinity, InstanceRegistry registry, InstanceIdentity self) {
-		this.sessionAffinity = sessionAffinity;
+	DrainingLifecycle(SessionRouting routing, InstanceRegistry registry, InstanceIdentity self) {
+		this.routing = routing;
 		this.registry = registry;
 		this.self = self;
 	}
@@ -37,7 +37,7 @@ final class DrainingLifecycle implements SmartLifecycle {
 	@Override
 	public void stop() {
 		this.running = false;
-		this.sessionAffinity.startDraining();
+		this.routing.startDraining();
 		this.registry.markDraining(this.self).onErrorResume((ex) -> Mono.empty()).block(Duration.ofSeconds(2));
 	}
 

@@ -1,55 +1,27 @@
 package io.mcp.affinity.web;
 
-import java.net.InetSocketAddress;
-import java.net.URI;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-import java.util.function.Predicate;
-import java.util.regex.Pattern;
-
 import org.jspecify.annotations.Nullable;
 import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.core.Ordered;
 import org.springframework.http.HttpHeaders;
-import org.springframework.util.StringUtils;
 import org.springframework.web.server.ServerWebExchange;
 
 /**
- * The header rules of one hop to the owner, applied in a single pass over the headers: hop-by-hop headers (and those
- * the {@code Connection} header names) are dropped in both directions, a request's {@code Content-Length} is dropped
- * when it is also chunked, and {@code X-Forwarded-For/Proto/Host/Port} are appended when the client is a trusted
- * proxy. Everything else, {@code Authorization} and the MCP headers among them, passes unchanged.
- * <p>
- * The same rules as the gateway's {@code RemoveHopByHopHeadersFilter}, {@code XForwardedHeadersFilter} and
- * {@code TransferEncodingNormalizationHeadersFilter} together, at a fraction of their cost: those copy the headers
- * once each and lower-case every name, which the benchmark's profile of a forward showed as a tenth of its CPU.
- * {@code X-Forwarded-Prefix} is never written: a forward keeps the request's path.
+ * {@link ForwardedHeaderRules} as a WebFlux gateway {@link HttpHeadersFilter}: the header rules of one hop to the
+ * owner, for {@link OwnerForwarder}.
  */
 public final class ForwardingHeadersFilter implements HttpHeadersFilter, Ordered {
 
-	/** Exchange attribute holding the {@link Marks} of a forward. */
+	/** Exchange attribute holding the {@link ForwardedHeaderRules.Marks} of a forward. */
 	public static final String MARKS_ATTRIBUTE = ForwardingHeadersFilter.class.getName() + ".marks";
-
-	// Hop-by-hop headers (RFC 9110 section 7.6.1), plus Proxy-Connection and Spring's X-Application-Context.
-	private static final String[] HOP_BY_HOP = { "Connection", "Keep-Alive", "Transfer-Encoding", "TE", "Trailer",
-			"Upgrade", "Proxy-Authorization", "Proxy-Authenticate", "Proxy-Connection", "X-Application-Context" };
-
-	private static final String X_FORWARDED_FOR = "X-Forwarded-For";
-
-	private static final String X_FORWARDED_PROTO = "X-Forwarded-Proto";
-
-	private static final String X_FORWARDED_HOST = "X-Forwarded-Host";
-
-	private static final String X_FORWARDED_PORT = "X-Forwarded-Port";
 
 	private final Type type;
 
-	private final @Nullable Predicate<String> trustedProxies;
+	private final @Nullable ForwardedHeaderRules rules;
 
-	private ForwardingHeadersFilter(Type type, @Nullable Predicate<String> trustedProxies) {
+	private ForwardingHeadersFilter(Type type, @Nullable ForwardedHeaderRules rules) {
 		this.type = type;
-		this.trustedProxies = trustedProxies;
+		this.rules = rules;
 	}
 
 	/**
@@ -59,13 +31,7 @@ public final class ForwardingHeadersFilter implements HttpHeadersFilter, Ordered
 	 * @return the filter
 	 */
 	public static ForwardingHeadersFilter forRequests(String trustedProxies) {
-		if (!StringUtils.hasText(trustedProxies)) {
-			throw new IllegalArgumentException("trustedProxies must not be empty");
-		}
-		// Matching a pattern per value is measurable per forward: ".*", the default, skips it.
-		Predicate<String> trusted = ".*".equals(trustedProxies) ? null
-				: Pattern.compile(trustedProxies).asMatchPredicate();
-		return new ForwardingHeadersFilter(Type.REQUEST, trusted);
+		return new ForwardingHeadersFilter(Type.REQUEST, new ForwardedHeaderRules(trustedProxies));
 	}
 
 	/**
@@ -88,103 +54,12 @@ public final class ForwardingHeadersFilter implements HttpHeadersFilter, Ordered
 
 	@Override
 	public HttpHeaders filter(HttpHeaders input, ServerWebExchange exchange) {
-		List<String> connectionOptions = input.getConnection();
-		boolean request = this.type == Type.REQUEST;
-		boolean dropContentLength = request && isChunked(input.getFirst(HttpHeaders.TRANSFER_ENCODING));
-		HttpHeaders filtered = new HttpHeaders();
-		for (Map.Entry<String, List<String>> header : input.headerSet()) {
-			String name = header.getKey();
-			if (isHopByHop(name, connectionOptions)
-					|| (dropContentLength && name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH))
-					|| (request && isMark(name))) {
-				continue;
-			}
-			filtered.addAll(name, header.getValue());
+		if (this.rules == null) {
+			return ForwardedHeaderRules.response(input);
 		}
-		if (request) {
-			addForwardedHeaders(filtered, exchange);
-			Marks marks = exchange.getAttribute(MARKS_ATTRIBUTE);
-			if (marks != null) {
-				filtered.set(McpHttpHeaders.FORWARDED_BY, marks.forwardedBy());
-				if (marks.signature() != null) {
-					filtered.set(McpHttpHeaders.SIGNATURE, marks.signature());
-				}
-			}
-		}
-		return filtered;
-	}
-
-	private static boolean isMark(String name) {
-		return name.equalsIgnoreCase(McpHttpHeaders.FORWARDED_BY) || name.equalsIgnoreCase(McpHttpHeaders.SIGNATURE);
-	}
-
-	private void addForwardedHeaders(HttpHeaders headers, ServerWebExchange exchange) {
-		InetSocketAddress remote = exchange.getRequest().getRemoteAddress();
-		String client = (remote != null && remote.getAddress() != null) ? remote.getHostString() : null;
-		if (remote != null && !isTrusted(remote.getHostString())) {
-			// An untrusted client's own X-Forwarded-* are passed on as they came, none added: the gateway's rule.
-			return;
-		}
-		URI uri = exchange.getRequest().getURI();
-		String scheme = uri.getScheme();
-		int port = (uri.getPort() >= 0) ? uri.getPort() : ("https".equals(scheme) ? 443 : 80);
-		boolean defaultPort = uri.getPort() < 0 || ("http".equals(scheme) && port == 80)
-				|| ("https".equals(scheme) && port == 443);
-		append(headers, X_FORWARDED_FOR, client, true);
-		append(headers, X_FORWARDED_PROTO, scheme, false);
-		append(headers, X_FORWARDED_PORT, String.valueOf(port), false);
-		append(headers, X_FORWARDED_HOST, defaultPort ? uri.getHost() : uri.getHost() + ":" + port, false);
-	}
-
-	/** Appends a value to a list header, kept as one comma-separated value; addresses only if trusted. */
-	private void append(HttpHeaders headers, String name, @Nullable String value, boolean addresses) {
-		List<String> earlier = headers.get(name);
-		if (earlier == null || earlier.isEmpty()) {
-			if (value != null) {
-				headers.set(name, value);
-			}
-			return;
-		}
-		List<String> values = new ArrayList<>(earlier.size() + 1);
-		for (String earlierValue : earlier) {
-			if (!addresses || isTrusted(earlierValue)) {
-				values.add(earlierValue);
-			}
-		}
-		if (value != null) {
-			values.add(value);
-		}
-		headers.set(name, String.join(",", values));
-	}
-
-	private boolean isTrusted(String address) {
-		return this.trustedProxies == null || this.trustedProxies.test(address);
-	}
-
-	private static boolean isHopByHop(String name, List<String> connectionOptions) {
-		for (String hopByHop : HOP_BY_HOP) {
-			if (hopByHop.equalsIgnoreCase(name)) {
-				return true;
-			}
-		}
-		for (String option : connectionOptions) {
-			if (option.trim().equalsIgnoreCase(name)) {
-				return true;
-			}
-		}
-		return false;
-	}
-
-	private static boolean isChunked(@Nullable String transferEncoding) {
-		return transferEncoding != null && transferEncoding.trim().equalsIgnoreCase("chunked");
-	}
-
-	/**
-	 * What marks a request as a forward from this instance.
-	 * @param forwardedBy the forwarding instance's epoch
-	 * @param signature the signature header value, or {@code null} when forwards are not signed
-	 */
-	public record Marks(String forwardedBy, @Nullable String signature) {
+		// The routing filter sets Host from the target itself.
+		return this.rules.request(input, exchange.getRequest().getRemoteAddress(), exchange.getRequest().getURI(),
+				exchange.getAttribute(MARKS_ATTRIBUTE), false);
 	}
 
 }

@@ -2,18 +2,15 @@ package io.mcp.affinity.web;
 
 import java.nio.charset.StandardCharsets;
 
-import org.springframework.http.HttpHeaders;
+import org.jspecify.annotations.Nullable;
 import org.springframework.http.HttpStatus;
-import org.springframework.http.MediaType;
-import org.springframework.http.server.reactive.ServerHttpResponse;
-import org.springframework.web.reactive.function.server.ServerResponse;
-import reactor.core.publisher.Mono;
 
 /**
  * The answers the affinity layer gives by itself: small JSON-RPC error bodies that an MCP client understands, never
- * a stack trace.
+ * a stack trace. Each stack's adapter writes them the same way: this status, {@code application/json}, this body, and
+ * {@code Retry-After} when there is one.
  */
-enum JsonRpcErrors {
+public enum JsonRpcErrors {
 
 	/** No live instance owns the session: the client must start a new one (MCP: 404 means re-initialize). */
 	SESSION_NOT_FOUND(HttpStatus.NOT_FOUND, -32001, "Session not found"),
@@ -45,8 +42,6 @@ enum JsonRpcErrors {
 	/** The owning instance accepted the request but sent no response headers in time. */
 	OWNER_TIMEOUT(HttpStatus.GATEWAY_TIMEOUT, -32000, "Session owner did not answer in time");
 
-	private static final String RETRY_AFTER_SECONDS = "1";
-
 	private final HttpStatus status;
 
 	private final byte[] body;
@@ -57,26 +52,19 @@ enum JsonRpcErrors {
 			.getBytes(StandardCharsets.UTF_8);
 	}
 
-	HttpStatus status() {
+	/** The HTTP status of the answer. */
+	public HttpStatus status() {
 		return this.status;
 	}
 
-	Mono<ServerResponse> response() {
-		ServerResponse.BodyBuilder builder = ServerResponse.status(this.status).contentType(MediaType.APPLICATION_JSON);
-		if (this.status == HttpStatus.SERVICE_UNAVAILABLE) {
-			builder.header(HttpHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
-		}
-		return builder.bodyValue(this.body);
+	/** The JSON-RPC error body, UTF-8 encoded (a copy). */
+	public byte[] body() {
+		return this.body.clone();
 	}
 
-	Mono<Void> writeTo(ServerHttpResponse response) {
-		response.setStatusCode(this.status);
-		if (this.status == HttpStatus.SERVICE_UNAVAILABLE) {
-			response.getHeaders().set(HttpHeaders.RETRY_AFTER, RETRY_AFTER_SECONDS);
-		}
-		response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
-		response.getHeaders().setContentLength(this.body.length);
-		return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(this.body)));
+	/** The {@code Retry-After} seconds of an answer that asks the client to retry, or {@code null}. */
+	public @Nullable String retryAfter() {
+		return (this.status == HttpStatus.SERVICE_UNAVAILABLE) ? "1" : null;
 	}
 
 }

@@ -3,7 +3,6 @@ package io.mcp.affinity.web;
 import java.nio.charset.StandardCharsets;
 import java.util.function.Function;
 
-import org.jspecify.annotations.Nullable;
 import org.reactivestreams.Publisher;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
@@ -23,8 +22,6 @@ import reactor.core.publisher.Mono;
  */
 final class LegacyEndpointClaimingResponse extends DelegatingServerResponse {
 
-	private static final String MARKER = McpHttpHeaders.LEGACY_SESSION_PARAMETER + "=";
-
 	// Given the transport's id, claims the session and emits the id the client must use.
 	private final Function<String, Mono<String>> claim;
 
@@ -37,35 +34,9 @@ final class LegacyEndpointClaimingResponse extends DelegatingServerResponse {
 	public Mono<Void> writeTo(ServerWebExchange exchange, Context context) {
 		ServerWebExchange claiming = exchange.mutate().response(new Claiming(exchange.getResponse())).build();
 		return this.delegate.writeTo(claiming, context)
-			.onErrorResume((ex) -> ex instanceof McpSessionAffinity.SessionNotClaimedException
+			.onErrorResume((ex) -> ex instanceof SessionRouting.SessionNotClaimedException
 					&& !exchange.getResponse().isCommitted(),
-					(ex) -> JsonRpcErrors.STORE_UNAVAILABLE.writeTo(exchange.getResponse()));
-	}
-
-	/** The session id in an SSE chunk that announces the message endpoint, if it is one. */
-	static @Nullable String announcedSession(String chunk) {
-		int start = announcedSessionStart(chunk);
-		return (start >= 0) ? chunk.substring(start, announcedSessionEnd(chunk, start)) : null;
-	}
-
-	private static int announcedSessionStart(String chunk) {
-		if (!chunk.contains("endpoint")) {
-			return -1;
-		}
-		int start = chunk.indexOf(MARKER);
-		if (start < 0) {
-			return -1;
-		}
-		start += MARKER.length();
-		return (announcedSessionEnd(chunk, start) > start) ? start : -1;
-	}
-
-	private static int announcedSessionEnd(String chunk, int start) {
-		int end = start;
-		while (end < chunk.length() && "&\r\n \"#".indexOf(chunk.charAt(end)) < 0) {
-			end++;
-		}
-		return end;
+					(ex) -> McpSessionAffinity.writeTo(JsonRpcErrors.STORE_UNAVAILABLE, exchange.getResponse()));
 	}
 
 	private final class Claiming extends ServerHttpResponseDecorator {
@@ -97,18 +68,16 @@ final class LegacyEndpointClaimingResponse extends DelegatingServerResponse {
 			}
 			String chunk = buffer.toString(buffer.readPosition(), buffer.readableByteCount(), StandardCharsets.UTF_8);
 			this.inspected = true;
-			int start = announcedSessionStart(chunk);
-			if (start < 0) {
+			String created = LegacyEndpointEvent.announcedSession(chunk);
+			if (created == null) {
 				return Mono.just(buffer);
 			}
-			int end = announcedSessionEnd(chunk, start);
-			return LegacyEndpointClaimingResponse.this.claim.apply(chunk.substring(start, end)).map((announced) -> {
-				if (announced.equals(chunk.substring(start, end))) {
+			return LegacyEndpointClaimingResponse.this.claim.apply(created).map((announced) -> {
+				if (announced.equals(created)) {
 					return buffer;
 				}
 				DataBufferUtils.release(buffer);
-				// As the transport wrote its own id: as is (a routed id adds only '~' and base-36 digits to it).
-				String rewritten = chunk.substring(0, start) + announced + chunk.substring(end);
+				String rewritten = LegacyEndpointEvent.announcing(chunk, announced);
 				return bufferFactory().wrap(rewritten.getBytes(StandardCharsets.UTF_8));
 			});
 		}

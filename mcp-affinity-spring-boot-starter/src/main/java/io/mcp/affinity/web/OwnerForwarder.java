@@ -119,7 +119,7 @@ public final class OwnerForwarder {
 	public Mono<Void> forward(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner,
 			Runnable onResponseHeaders) {
 		URI incoming = exchange.getRequest().getURI();
-		String pathAndQuery = pathAndQuery(incoming);
+		String pathAndQuery = SessionRouting.pathAndQuery(incoming);
 		URI address = owner.address();
 		URI target = URI.create(address.getScheme() + "://" + address.getRawAuthority() + pathAndQuery);
 		ForwardSignature signer = this.signature;
@@ -127,7 +127,7 @@ public final class OwnerForwarder {
 				sessionId.value(), this.selfEpoch) : null;
 		// The marks are written by ForwardingHeadersFilter in its pass over the headers: no copy of the request here.
 		exchange.getAttributes()
-			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardingHeadersFilter.Marks(this.selfEpoch, signature));
+			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardedHeaderRules.Marks(this.selfEpoch, signature));
 		// A GET opens an SSE stream whose headers may wait for its first event: no response timeout there.
 		boolean stream = HttpMethod.GET.equals(exchange.getRequest().getMethod());
 		exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_ROUTE_ATTR, route(owner.address(), stream));
@@ -139,12 +139,6 @@ public final class OwnerForwarder {
 			return this.writeFilter.filter(exchange,
 					(written) -> this.routingFilter.filter(written, (routed) -> Mono.fromRunnable(onResponseHeaders)));
 		});
-	}
-
-	/** The raw path and query of a request, as signed and verified. */
-	static String pathAndQuery(URI uri) {
-		String query = uri.getRawQuery();
-		return (query != null) ? uri.getRawPath() + "?" + query : uri.getRawPath();
 	}
 
 	private Route route(URI owner, boolean stream) {

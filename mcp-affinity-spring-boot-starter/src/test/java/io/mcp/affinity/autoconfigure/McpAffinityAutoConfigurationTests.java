@@ -37,7 +37,7 @@ class McpAffinityAutoConfigurationTests {
 
 	private final ReactiveWebApplicationContextRunner contextRunner = new ReactiveWebApplicationContextRunner()
 		.withConfiguration(AutoConfigurations.of(DataRedisAutoConfiguration.class,
-				DataRedisReactiveAutoConfiguration.class, McpAffinityAutoConfiguration.class,
+				DataRedisReactiveAutoConfiguration.class, McpAffinityAutoConfiguration.class, McpAffinityRoutingAutoConfiguration.class,
 				McpAffinityWebFluxAutoConfiguration.class));
 
 	private ReactiveWebApplicationContextRunner withRedis() {

@@ -73,7 +73,7 @@ class ForwardingHeadersFilterTests {
 			.header(McpHttpHeaders.FORWARDED_BY, "spoofed")
 			.header(McpHttpHeaders.SIGNATURE, "t=1,s=spoofed"));
 		exchange.getAttributes()
-			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardingHeadersFilter.Marks("epoch-1", null));
+			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardedHeaderRules.Marks("epoch-1", null));
 
 		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
 

@@ -14,7 +14,8 @@ import reactor.netty.http.server.HttpServer;
 
 /**
  * Stands in for the owning instance, on loopback: records every request it receives (headers and body), answers
- * POST with JSON and a header or two, and answers GET with an SSE stream of three events 300 ms apart.
+ * POST with JSON and a header or two, and answers GET with an SSE stream of an event every 300 ms until the
+ * forwarder closes it (as an MCP stream with keep-alive pings).
  */
 final class RecordingOwner implements AutoCloseable {
 
@@ -42,9 +43,7 @@ final class RecordingOwner implements AutoCloseable {
 				return response.status(200)
 					.header("Content-Type", "text/event-stream")
 					.sendString(Flux.interval(Duration.ofMillis(300))
-						.take(3)
 						.map((i) -> "data: event-" + i + "\n\n")
-						.concatWith(Flux.never())
 						.doOnCancel(this.streamCancelled::countDown), StandardCharsets.UTF_8)
 					.then();
 			})).bindNow();

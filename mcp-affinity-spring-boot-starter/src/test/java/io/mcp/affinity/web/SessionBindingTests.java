@@ -7,6 +7,7 @@ import java.util.Base64;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -36,13 +37,22 @@ class SessionBindingTests {
 	private HttpClient client;
 
 	private void start(String... properties) {
-		this.instance = new SpringApplicationBuilder(SecuredInstance.class)
+		this.instance = instance()
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off")
 			.properties(properties)
 			.run();
 		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
 		this.client = HttpClient.create().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(10));
+	}
+
+	/**
+	 * The instance under test: WebFlux with Spring Security's reactive side here; a subclass runs the tests on the
+	 * servlet stack.
+	 * @return the application, not yet started
+	 */
+	protected SpringApplicationBuilder instance() {
+		return new SpringApplicationBuilder(SecuredInstance.class).web(WebApplicationType.REACTIVE);
 	}
 
 	@AfterEach

@@ -1,0 +1,103 @@
+package io.mcp.affinity.autoconfigure;
+
+import java.time.Clock;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.InstanceRegistry;
+import io.mcp.affinity.core.OwnershipStore;
+import io.mcp.affinity.core.SessionOwnerResolver;
+import io.mcp.affinity.core.TwoTierOwnershipStore;
+import io.mcp.affinity.web.ForwardSignature;
+import io.mcp.affinity.web.RoutingObserver;
+import io.mcp.affinity.web.SessionRouting;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.env.Environment;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Auto-configuration of the decision both web stacks share: the {@link SessionRouting} that says, for every MCP
+ * request, whether the local handler takes it, which instance it is forwarded to, or what the affinity layer answers
+ * itself; and the {@link DrainingLifecycle} that stops it claiming sessions on shutdown. Each stack's
+ * auto-configuration ({@link McpAffinityWebFluxAutoConfiguration}, {@link McpAffinityServletAutoConfiguration}) adds
+ * only its adapter and its forwarder.
+ */
+@AutoConfiguration(after = McpAffinityAutoConfiguration.class)
+@ConditionalOnWebApplication
+@ConditionalOnBooleanProperty(name = "mcp.affinity.enabled", matchIfMissing = true)
+@ConditionalOnBean(SessionOwnerResolver.class)
+public final class McpAffinityRoutingAutoConfiguration {
+
+	private static final Logger logger = LoggerFactory.getLogger(McpAffinityRoutingAutoConfiguration.class);
+
+	static final String SECRET_PROPERTY = "mcp.affinity.forwarding.secret";
+
+	@Bean
+	@ConditionalOnMissingBean
+	SessionRouting mcpAffinitySessionRouting(SessionOwnerResolver sessionOwnerResolver,
+			ObjectProvider<RoutingObserver> routingObserver, ObjectProvider<OwnershipStore> ownershipStore,
+			McpAffinityProperties properties, Environment environment) {
+		SessionRouting routing = new SessionRouting(sessionOwnerResolver,
+				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
+		// What Spring's codecs (and so the WebFlux MCP transport) accept in one piece: 256 KB unless configured. The
+		// servlet transport reads a message whole too, with no limit of its own: the same limit protects it.
+		routing.setMaxBodySize(Binder.get(environment)
+			.bind("spring.codec.max-in-memory-size", DataSize.class)
+			.orElse(DataSize.ofKilobytes(256))
+			.toBytes());
+		// One secret signs forwards (each stack's forwarder takes it from here) and verifies them.
+		ForwardSignature signature = forwardSignature(properties, ownershipStore.getIfAvailable());
+		if (signature != null) {
+			routing.setSignature(signature);
+		}
+		routing.setBodyTimeout(properties.getRequestBodyTimeout());
+		if (properties.isBindSessionsToPrincipal()) {
+			routing.bindSessionsToPrincipals(properties.getOwnershipTimeToLive());
+		}
+		return routing;
+	}
+
+	private static @Nullable ForwardSignature forwardSignature(McpAffinityProperties properties,
+			@Nullable OwnershipStore ownershipStore) {
+		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
+		String secret = forwarding.getSecret();
+		if (secret == null || secret.isEmpty()) {
+			boolean shared = ownershipStore instanceof TwoTierOwnershipStore;
+			if (shared && forwarding.isRequireSecret()) {
+				throw new InvalidConfigurationPropertyValueException(SECRET_PROPERTY, null,
+						"mcp.affinity.forwarding.require-secret is true and instances share sessions through Redis. "
+								+ "Set the same random secret of at least 16 characters on every instance.");
+			}
+			if (shared) {
+				logger.warn("mcp-affinity: forwarded requests are not signed, so anyone who can reach an instance "
+						+ "directly can pose as another instance. Set mcp.affinity.forwarding.secret on every instance.");
+			}
+			return null;
+		}
+		try {
+			return new ForwardSignature(secret, forwarding.getPreviousSecret(), forwarding.getSignatureMaxAge(),
+					Clock.systemUTC());
+		}
+		catch (IllegalArgumentException ex) {
+			throw new InvalidConfigurationPropertyValueException(SECRET_PROPERTY, "(hidden)",
+					ex.getMessage() + ". Use a random value, e.g. from 'openssl rand -base64 32'.");
+		}
+	}
+
+	@Bean
+	DrainingLifecycle mcpAffinityDraining(SessionRouting mcpAffinitySessionRouting, InstanceRegistry instanceRegistry,
+			InstanceIdentity mcpAffinityInstanceIdentity) {
+		return new DrainingLifecycle(mcpAffinitySessionRouting, instanceRegistry, mcpAffinityInstanceIdentity);
+	}
+
+}

@@ -1,0 +1,154 @@
+package io.mcp.affinity.autoconfigure;
+
+import java.net.http.HttpClient;
+import java.time.Duration;
+import java.util.Set;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.web.ForwardSignature;
+import io.mcp.affinity.web.SessionRouting;
+import io.mcp.affinity.web.servlet.ServletOwnerForwarder;
+import io.mcp.affinity.web.servlet.ServletSessionAffinity;
+import io.micrometer.observation.ObservationRegistry;
+import org.springframework.beans.factory.ListableBeanFactory;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.boot.autoconfigure.AutoConfiguration;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.boot.thread.Threading;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.http.client.ClientHttpRequestFactoryBuilder;
+import org.springframework.boot.http.client.HttpClientSettings;
+import org.springframework.boot.http.client.HttpRedirects;
+import org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory;
+import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
+import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
+import org.springframework.core.task.SimpleAsyncTaskExecutor;
+import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.util.ClassUtils;
+import org.springframework.web.client.RestClient;
+import org.springframework.web.servlet.function.RouterFunction;
+
+/**
+ * Auto-configuration of the servlet (Web MVC) request path: the {@link ServletSessionAffinity} router filter (the
+ * servlet adapter of {@link SessionRouting}), the {@link ServletOwnerForwarder} built from Spring Cloud Gateway's Web
+ * MVC server machinery, and the post-processor that applies the filter to Spring AI's Web MVC MCP router.
+ * <p>
+ * The forwarder has a JDK HTTP client of its own: HTTP/1.1, a connect timeout, no read timeout (the JDK client's read
+ * timeout would end a forwarded SSE stream), no redirects followed, no compression asked for. It is never a bean:
+ * the application's own HTTP clients are left as they are.
+ */
+@AutoConfiguration(after = McpAffinityRoutingAutoConfiguration.class)
+@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+@ConditionalOnClass({ RestClientProxyExchange.class, RouterFunction.class })
+@ConditionalOnBooleanProperty(name = "mcp.affinity.enabled", matchIfMissing = true)
+@ConditionalOnBean(SessionRouting.class)
+public final class McpAffinityServletAutoConfiguration {
+
+	/** Router beans of Spring AI's Web MVC MCP server starter: Streamable HTTP, and the legacy HTTP+SSE transport. */
+	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webMvcStreamableServerRouterFunction",
+			"webMvcSseServerRouterFunction");
+
+	private static final String TRACER_CLASS = "io.micrometer.tracing.Tracer";
+
+	@Bean
+	@ConditionalOnMissingBean
+	ServletOwnerForwarder servletOwnerForwarder(InstanceIdentity mcpAffinityInstanceIdentity,
+			SessionRouting mcpAffinitySessionRouting, McpAffinityProperties properties, Environment environment,
+			ObjectProvider<ObservationRegistry> observationRegistry, ListableBeanFactory beanFactory) {
+		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
+		ClientHttpRequestFactory requestFactory = ClientHttpRequestFactoryBuilder.jdk()
+			.withHttpClientCustomizer((client) -> client.version(HttpClient.Version.HTTP_1_1))
+			.withCustomizer((factory) -> factory.enableCompression(false))
+			.build(HttpClientSettings.defaults()
+				.withConnectTimeout(forwarding.getConnectTimeout())
+				.withRedirects(HttpRedirects.DONT_FOLLOW));
+		RestClient.Builder client = RestClient.builder().requestFactory(requestFactory);
+		ObservationRegistry registry = observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP);
+		if (tracing(registry, beanFactory)) {
+			// A client observation per forward, child of the server's: its propagation writes the trace headers, so
+			// one trace spans both instances. Without a tracer it would only time the forward again.
+			client.observationRegistry(registry);
+		}
+		GatewayMvcProperties gateway = Binder.get(environment)
+			.bindOrCreate(GatewayMvcProperties.PREFIX, GatewayMvcProperties.class);
+		String trusted = forwarding.getTrustedProxies();
+		if (trusted == null) {
+			trusted = environment.getProperty(GatewayMvcProperties.PREFIX + ".trusted-proxies", ".*");
+		}
+		SimpleAsyncTaskExecutor relay = new SimpleAsyncTaskExecutor("mcp-affinity-relay-");
+		relay.setDaemon(true);
+		relay.setVirtualThreads(Threading.VIRTUAL.isActive(environment));
+		ServletOwnerForwarder forwarder = new ServletOwnerForwarder(client.build(), gateway, trusted,
+				mcpAffinityInstanceIdentity, forwarding.getResponseTimeout(), relay);
+		ForwardSignature signature = mcpAffinitySessionRouting.getSignature();
+		if (signature != null) {
+			forwarder.setSignature(signature);
+		}
+		return forwarder;
+	}
+
+	private static boolean tracing(ObservationRegistry registry, ListableBeanFactory beanFactory) {
+		if (registry.isNoop() || !ClassUtils.isPresent(TRACER_CLASS, null)) {
+			return false;
+		}
+		Class<?> tracer = ClassUtils.resolveClassName(TRACER_CLASS, null);
+		return beanFactory.getBeanNamesForType(tracer, true, false).length > 0;
+	}
+
+	@Bean
+	@ConditionalOnMissingBean
+	ServletSessionAffinity servletSessionAffinity(SessionRouting mcpAffinitySessionRouting,
+			ServletOwnerForwarder servletOwnerForwarder) {
+		return new ServletSessionAffinity(mcpAffinitySessionRouting, servletOwnerForwarder);
+	}
+
+	@Bean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.apply-to-mcp-router", matchIfMissing = true)
+	static BeanPostProcessor mcpServletRouterSessionAffinityPostProcessor(
+			ObjectProvider<ServletSessionAffinity> sessionAffinity) {
+		return new BeanPostProcessor() {
+
+			@Override
+			public Object postProcessAfterInitialization(Object bean, String beanName) {
+				if (bean instanceof RouterFunction<?> router && MCP_ROUTER_BEAN_NAMES.contains(beanName)) {
+					return sessionAffinity.getObject().applyTo(router);
+				}
+				return bean;
+			}
+
+		};
+	}
+
+	/**
+	 * On Tomcat, a client that stops sending its request body is cut off after
+	 * {@code mcp.affinity.request-body-timeout}, as on WebFlux: a servlet read blocks, so the timeout is the
+	 * connector's read timeout, unless {@code server.tomcat.connection-timeout} sets one.
+	 */
+	@Configuration(proxyBeanMethods = false)
+	@ConditionalOnClass(ConfigurableTomcatWebServerFactory.class)
+	static final class TomcatBodyTimeoutConfiguration {
+
+		@Bean
+		WebServerFactoryCustomizer<ConfigurableTomcatWebServerFactory> mcpAffinityBodyTimeoutCustomizer(
+				McpAffinityProperties properties, Environment environment) {
+			return (factory) -> {
+				Duration timeout = properties.getRequestBodyTimeout();
+				if (timeout != null && !environment.containsProperty("server.tomcat.connection-timeout")) {
+					factory.addConnectorCustomizers((connector) -> connector.setProperty("connectionTimeout",
+							String.valueOf(timeout.toMillis())));
+				}
+			};
+		}
+
+	}
+
+}

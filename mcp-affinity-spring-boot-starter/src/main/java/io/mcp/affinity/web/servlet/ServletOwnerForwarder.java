@@ -1,0 +1,342 @@
+package io.mcp.affinity.web.servlet;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.NoRouteToHostException;
+import java.net.URI;
+import java.net.http.HttpConnectTimeoutException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import io.mcp.affinity.core.InstanceIdentity;
+import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.web.ForwardSignature;
+import io.mcp.affinity.web.ForwardedHeaderRules;
+import io.mcp.affinity.web.SessionRouting;
+import io.mcp.affinity.web.SessionRouting.ForwardFailure;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.cloud.gateway.server.mvc.common.MvcUtils;
+import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
+import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
+import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
+import org.springframework.http.client.ClientHttpResponse;
+import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
+import org.springframework.web.client.RestClient;
+import org.springframework.web.servlet.ModelAndView;
+import org.springframework.web.servlet.function.ServerRequest;
+import org.springframework.web.servlet.function.ServerResponse;
+
+/**
+ * Forwards a servlet request to the instance that owns its session, through Spring Cloud Gateway's Web MVC server
+ * machinery ({@link RestClientProxyExchange}, on a JDK HTTP client of its own). Nothing is buffered: the request body
+ * streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
+ * <p>
+ * Threads: the request thread waits for the owner's response headers (so a refused connection or a timeout is still
+ * answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the relay executor while
+ * the request goes asynchronous: a long-lived forwarded stream holds no container thread, so the container's pool is
+ * not what bounds the number of open streams. The relay executor makes a thread per stream: virtual with
+ * {@code spring.threads.virtual.enabled=true} on Java 21 or later, a platform thread otherwise. When the client goes
+ * away, the next write fails and the upstream response is closed, which ends the forward.
+ */
+public final class ServletOwnerForwarder implements AutoCloseable {
+
+	private static final Logger logger = LoggerFactory.getLogger(ServletOwnerForwarder.class);
+
+	private final ProxyExchange proxy;
+
+	private final ForwardedHeaderRules headerRules;
+
+	private final String selfEpoch;
+
+	private final Duration responseTimeout;
+
+	private final List<MediaType> streamingMediaTypes;
+
+	private final Executor relayExecutor;
+
+	private final ScheduledExecutorService deadlines;
+
+	// The owners' responses being relayed on relay threads: closed when this instance shuts down, which ends each
+	// relay (its thread may be blocked reading an idle stream).
+	private final Set<ClientHttpResponse> relaying = ConcurrentHashMap.newKeySet();
+
+	private @Nullable ForwardSignature signature;
+
+	/**
+	 * Creates a forwarder.
+	 * @param restClient the client to the owners: a JDK client with a connect timeout, no read timeout (the JDK
+	 * client's read timeout ends a whole response, streams included), no redirects followed
+	 * @param gatewayProperties the Web MVC gateway's properties (its streaming media types and buffer size)
+	 * @param trustedProxies regular expression of the client addresses trusted to set {@code X-Forwarded-*}
+	 * @param self this instance: forwarded requests are marked with its epoch
+	 * @param responseTimeout how long to wait for the owner's response headers (not for a GET, whose SSE stream may
+	 * wait for its first event, and not for a streamed body)
+	 * @param relayExecutor runs the relay of each streamed response, for as long as the stream lasts
+	 */
+	public ServletOwnerForwarder(RestClient restClient, GatewayMvcProperties gatewayProperties, String trustedProxies,
+			InstanceIdentity self, Duration responseTimeout, Executor relayExecutor) {
+		this.proxy = new RestClientProxyExchange(restClient, gatewayProperties);
+		this.headerRules = new ForwardedHeaderRules(trustedProxies);
+		this.selfEpoch = self.epoch();
+		this.responseTimeout = responseTimeout;
+		List<MediaType> streaming = new ArrayList<>(gatewayProperties.getStreamingMediaTypes());
+		streaming.add(MediaType.TEXT_EVENT_STREAM);
+		streaming.add(MediaType.APPLICATION_NDJSON);
+		this.streamingMediaTypes = List.copyOf(streaming);
+		this.relayExecutor = relayExecutor;
+		ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1,
+				daemon(new CustomizableThreadFactory("mcp-affinity-forward-deadline-")));
+		deadlines.setRemoveOnCancelPolicy(true);
+		this.deadlines = deadlines;
+	}
+
+	private static CustomizableThreadFactory daemon(CustomizableThreadFactory factory) {
+		factory.setDaemon(true);
+		return factory;
+	}
+
+	/**
+	 * Signs every forward from now on, so receivers can reject requests that only claim to be forwarded.
+	 * @param signature the signer
+	 */
+	public void setSignature(ForwardSignature signature) {
+		this.signature = signature;
+	}
+
+	/**
+	 * Forwards the request to the owner, once its response headers are in.
+	 * @param request the request, nothing read from its body
+	 * @param sessionId the session
+	 * @param owner the owning instance
+	 * @param onBroken called when relaying the owner's answer fails after it began
+	 * @return the owner's answer, which relays the owner's body as it is written
+	 * @throws Exception when the owner could not be reached or sent no headers in time (see {@link #failure})
+	 */
+	public ServerResponse forward(ServerRequest request, SessionId sessionId, InstanceIdentity owner,
+			Runnable onBroken) throws Exception {
+		URI incoming = request.uri();
+		String pathAndQuery = SessionRouting.pathAndQuery(incoming);
+		URI address = owner.address();
+		URI target = URI.create(address.getScheme() + "://" + address.getRawAuthority() + pathAndQuery);
+		ForwardSignature signer = this.signature;
+		String signature = (signer != null)
+				? signer.sign(request.method().name(), pathAndQuery, sessionId.value(), this.selfEpoch) : null;
+		InetSocketAddress client = request.remoteAddress().orElse(null);
+		// The JDK client sets Host from the target itself, and refuses one given.
+		var headers = this.headerRules.request(request.headers().asHttpHeaders(), client, incoming,
+				new ForwardedHeaderRules.Marks(this.selfEpoch, signature), true);
+		Deadline deadline = HttpMethod.GET.equals(request.method()) ? null : new Deadline();
+		try {
+			ServerResponse response = this.proxy.exchange(this.proxy.request(request)
+				.uri(target)
+				.headers(headers)
+				.responseConsumer((ownerResponse, relayed) -> {
+					if (deadline != null) {
+						deadline.met();
+					}
+					relayed.headers().putAll(ForwardedHeaderRules.response(ownerResponse.getHeaders()));
+				})
+				.build());
+			ClientHttpResponse upstream = MvcUtils.getAttribute(request, MvcUtils.CLIENT_RESPONSE_ATTR);
+			return new Relayed(response, upstream, isStreaming(response.headers().getContentType()), onBroken);
+		}
+		catch (Exception ex) {
+			if (deadline != null && deadline.missed()) {
+				throw new OwnerTimeoutException(ex);
+			}
+			throw ex;
+		}
+		finally {
+			if (deadline != null) {
+				deadline.close();
+			}
+		}
+	}
+
+	private boolean isStreaming(@Nullable MediaType contentType) {
+		if (contentType == null) {
+			return false;
+		}
+		for (MediaType streaming : this.streamingMediaTypes) {
+			if (streaming.equalsTypeAndSubtype(contentType)) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * What a forwarding error means for the session.
+	 * @param error an error of {@link #forward}
+	 * @return the failure, or {@code null} for any other error
+	 */
+	public static @Nullable ForwardFailure failure(Throwable error) {
+		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (t instanceof OwnerTimeoutException) {
+				return ForwardFailure.RESPONSE_TIMEOUT;
+			}
+			if (t instanceof HttpConnectTimeoutException) {
+				return ForwardFailure.CONNECT_TIMEOUT;
+			}
+			if (t instanceof ConnectException || t instanceof NoRouteToHostException) {
+				return ForwardFailure.UNREACHABLE;
+			}
+			if (t instanceof InterruptedException) {
+				// Not the deadline's (that is an OwnerTimeoutException): the container stopping its threads.
+				return ForwardFailure.ABORTED;
+			}
+		}
+		return null;
+	}
+
+	/** Ends the streams still being relayed, and the deadline timer. */
+	@Override
+	public void close() {
+		for (ClientHttpResponse upstream : this.relaying) {
+			upstream.close();
+		}
+		this.deadlines.shutdownNow();
+	}
+
+	/** The owner sent no response headers in time. */
+	static final class OwnerTimeoutException extends IOException {
+
+		OwnerTimeoutException(Throwable cause) {
+			super("Session owner did not answer in time", cause);
+		}
+
+	}
+
+	/**
+	 * The response-headers deadline of one forward. The JDK client has none of its own (its read timeout ends the
+	 * whole response), and the request thread is the one waiting: when the deadline passes first, it is interrupted,
+	 * which makes the client cancel the exchange. The interrupt happens under the lock the forward takes to finish, so
+	 * it can never reach the thread after the forward is over.
+	 */
+	private final class Deadline {
+
+		private final Thread waiting = Thread.currentThread();
+
+		private final ScheduledFuture<?> timer;
+
+		// 0 waiting, 1 met, 2 missed
+		private int state;
+
+		Deadline() {
+			this.timer = ServletOwnerForwarder.this.deadlines.schedule(this::expire,
+					ServletOwnerForwarder.this.responseTimeout.toNanos(), TimeUnit.NANOSECONDS);
+		}
+
+		private synchronized void expire() {
+			if (this.state == 0) {
+				this.state = 2;
+				this.waiting.interrupt();
+			}
+		}
+
+		synchronized void met() {
+			if (this.state == 0) {
+				this.state = 1;
+			}
+		}
+
+		synchronized boolean missed() {
+			return this.state == 2;
+		}
+
+		synchronized void close() {
+			this.timer.cancel(false);
+			if (this.state == 2) {
+				// The interrupt was for the exchange, not for whoever runs on this thread next.
+				Thread.interrupted();
+			}
+			else {
+				this.state = 1;
+			}
+		}
+
+	}
+
+	/**
+	 * The owner's answer, relayed as it is written. A streamed one goes asynchronous and is relayed on the relay
+	 * executor, so the container's thread is free for the stream's whole life.
+	 */
+	private final class Relayed extends ResponseWritingThrough {
+
+		private final ServerResponse owners;
+
+		private final @Nullable ClientHttpResponse upstream;
+
+		private final boolean streaming;
+
+		private final Runnable onBroken;
+
+		Relayed(ServerResponse owners, @Nullable ClientHttpResponse upstream, boolean streaming, Runnable onBroken) {
+			super(owners);
+			this.owners = owners;
+			this.upstream = upstream;
+			this.streaming = streaming;
+			this.onBroken = onBroken;
+		}
+
+		@Override
+		HttpServletResponse through(HttpServletResponse response) {
+			return response;
+		}
+
+		@Override
+		public @Nullable ModelAndView writeTo(HttpServletRequest request, HttpServletResponse response,
+				Context context) throws jakarta.servlet.ServletException, IOException {
+			if (!this.streaming) {
+				try {
+					return this.owners.writeTo(request, response, context);
+				}
+				catch (IOException | RuntimeException ex) {
+					this.onBroken.run();
+					throw ex;
+				}
+			}
+			AsyncContext async = request.startAsync(request, response);
+			// A stream lasts as long as the owner keeps it open.
+			async.setTimeout(0);
+			ClientHttpResponse upstream = this.upstream;
+			if (upstream != null) {
+				ServletOwnerForwarder.this.relaying.add(upstream);
+			}
+			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
+				try {
+					this.owners.writeTo(request, response, context);
+				}
+				catch (Exception ex) {
+					logger.debug("Relaying a forwarded stream ended: {}", ex.toString());
+					this.onBroken.run();
+				}
+				finally {
+					if (upstream != null) {
+						ServletOwnerForwarder.this.relaying.remove(upstream);
+					}
+					async.complete();
+				}
+			});
+			return null;
+		}
+
+	}
+
+}

@@ -1,0 +1,254 @@
+package io.mcp.affinity.web.servlet;
+
+import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.security.Principal;
+import java.util.Objects;
+
+import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.web.JsonRpcErrors;
+import io.mcp.affinity.web.McpHttpHeaders;
+import io.mcp.affinity.web.SessionRouting;
+import io.mcp.affinity.web.SessionRouting.Forward;
+import io.mcp.affinity.web.SessionRouting.Local;
+import io.mcp.affinity.web.SessionRouting.Refused;
+import io.mcp.affinity.web.SessionRouting.Route;
+import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
+import org.springframework.web.servlet.function.HandlerFilterFunction;
+import org.springframework.web.servlet.function.HandlerFunction;
+import org.springframework.web.servlet.function.RouterFunction;
+import org.springframework.web.servlet.function.ServerRequest;
+import org.springframework.web.servlet.function.ServerResponse;
+import org.springframework.web.util.UriComponentsBuilder;
+import reactor.core.publisher.Mono;
+
+/**
+ * Session affinity for a Web MVC (servlet) MCP router: every request that carries a session reaches the instance that
+ * owns it. The servlet adapter of {@link SessionRouting}, which decides what to do with each request; this class
+ * reads the request, calls the local handler, and relays a forward through {@link ServletOwnerForwarder}.
+ * <p>
+ * A request body the local handler takes is read here first, through the size limit and the body timeout: the MCP
+ * transports read a message whole anyway, and a refusal is then answered as such (413, 408) instead of as the
+ * handler's 400 or 500. A body forwarded to the owner streams there as it arrives, through the same limits.
+ * <p>
+ * Apply it with {@link #applyTo(RouterFunction)} or {@code router.filter(sessionAffinity)}; the starter applies it to
+ * the router Spring AI's Web MVC MCP server registers.
+ */
+public final class ServletSessionAffinity implements HandlerFilterFunction<ServerResponse, ServerResponse> {
+
+	// Set on a request once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
+	private static final String FILTERED_ATTRIBUTE = ServletSessionAffinity.class.getName() + ".filtered";
+
+	private final SessionRouting routing;
+
+	private final ServletOwnerForwarder forwarder;
+
+	/**
+	 * Creates the filter.
+	 * @param routing decides what to do with each request
+	 * @param forwarder forwards requests to other instances
+	 */
+	public ServletSessionAffinity(SessionRouting routing, ServletOwnerForwarder forwarder) {
+		this.routing = Objects.requireNonNull(routing, "routing must not be null");
+		this.forwarder = Objects.requireNonNull(forwarder, "forwarder must not be null");
+	}
+
+	/**
+	 * Returns the router with session affinity applied.
+	 * @param <T> the response type of the router
+	 * @param router the MCP router
+	 * @return the filtered router
+	 */
+	@SuppressWarnings("unchecked")
+	public <T extends ServerResponse> RouterFunction<ServerResponse> applyTo(RouterFunction<T> router) {
+		return ((RouterFunction<ServerResponse>) router).filter(this);
+	}
+
+	@Override
+	public ServerResponse filter(ServerRequest request, HandlerFunction<ServerResponse> next) throws Exception {
+		HttpServletRequest servletRequest = request.servletRequest();
+		if (servletRequest.getAttribute(FILTERED_ATTRIBUTE) != null) {
+			return next.handle(request);
+		}
+		servletRequest.setAttribute(FILTERED_ATTRIBUTE, Boolean.TRUE);
+		Route route = Objects.requireNonNull(this.routing.route(new ReadRequest(request)).block());
+		if (route instanceof Refused refused) {
+			return response(refused.answer());
+		}
+		try {
+			if (route instanceof Forward forward) {
+				return forward(request, forward);
+			}
+			Local local = (route instanceof Local owned) ? owned : null;
+			ServerRequest read = withBodyRead(request, local);
+			return (local != null) ? handleOwned(read, next, local.sessionId()) : handleSessionless(read, next);
+		}
+		catch (Exception ex) {
+			JsonRpcErrors refused = this.routing.bodyRefused(ex);
+			if (refused == null) {
+				throw ex;
+			}
+			return response(refused);
+		}
+	}
+
+	// The request with its body read through the limits (when it has one), and, for a session owned here, naming the
+	// session as the transport knows it.
+	private ServerRequest withBodyRead(ServerRequest request, @Nullable Local local) throws IOException {
+		HttpServletRequest servletRequest = request.servletRequest();
+		String transportId = null;
+		if (local != null && !local.transportId().equals(local.sessionId())) {
+			transportId = local.transportId().value();
+		}
+		if (transportId == null && request.method() == HttpMethod.GET) {
+			return request;
+		}
+		byte[] body = (request.method() == HttpMethod.GET) ? new byte[0]
+				: GuardedRequestBody.readAll(servletRequest.getInputStream(), this.routing.getMaxBodySize());
+		return ServerRequest.create(RewrittenServletRequest.read(servletRequest, body, transportId),
+				request.messageConverters());
+	}
+
+	private ServerResponse handleSessionless(ServerRequest request, HandlerFunction<ServerResponse> next)
+			throws Exception {
+		ServerResponse response = next.handle(request);
+		String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
+		Mono<Principal> principal = principal(request);
+		if (created != null) {
+			// The id reaches the client only once the cluster can route it; otherwise the client is asked to retry.
+			try {
+				String announced = Objects.requireNonNull(this.routing.establish(created, principal).block());
+				return announced.equals(created) ? response
+						: new SessionIdAnnouncingServletResponse(response, announced);
+			}
+			catch (SessionNotClaimedException ex) {
+				return response(JsonRpcErrors.STORE_UNAVAILABLE);
+			}
+		}
+		if (request.method() == HttpMethod.GET) {
+			// Legacy HTTP+SSE: the session id is only in the stream's first event (looked at only if it is a stream).
+			return new LegacyEndpointClaimingServletResponse(response,
+					(id) -> Objects.requireNonNull(this.routing.establish(id, principal).block()));
+		}
+		return response;
+	}
+
+	private ServerResponse handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
+			SessionId sessionId) throws Exception {
+		ServerResponse response = next.handle(request);
+		if (request.method() == HttpMethod.DELETE && response.statusCode().is2xxSuccessful()) {
+			this.routing.ended(sessionId).block();
+		}
+		return response;
+	}
+
+	private ServerResponse forward(ServerRequest request, Forward forward) throws Exception {
+		long start = System.nanoTime();
+		HttpServletRequest servletRequest = request.servletRequest();
+		ServerRequest guarded = (request.method() == HttpMethod.GET) ? request
+				: ServerRequest.create(RewrittenServletRequest.guarded(servletRequest, bodyLimit(request)),
+						request.messageConverters());
+		try {
+			ServerResponse response = this.forwarder.forward(guarded, forward.sessionId(), forward.owner(),
+					() -> this.routing.forwardBroken(start));
+			this.routing.forwardAnswered(forward, start);
+			return response;
+		}
+		catch (Exception ex) {
+			JsonRpcErrors answer = this.routing
+				.forwardFailed(forward, ServletOwnerForwarder.failure(ex), ex, start)
+				.block();
+			if (answer == null) {
+				throw ex;
+			}
+			return response(answer);
+		}
+	}
+
+	// A declared length was checked by the routing; a body of undeclared length (chunked) is counted as it streams.
+	private long bodyLimit(ServerRequest request) {
+		return request.headers().contentLength().isPresent() ? Long.MAX_VALUE : this.routing.getMaxBodySize();
+	}
+
+	private static Mono<Principal> principal(ServerRequest request) {
+		return Mono.justOrEmpty(request.principal());
+	}
+
+	/** An answer of the affinity layer, as a response. */
+	static ServerResponse response(JsonRpcErrors answer) {
+		ServerResponse.BodyBuilder builder = ServerResponse.status(answer.status())
+			.contentType(MediaType.APPLICATION_JSON);
+		String retryAfter = answer.retryAfter();
+		if (retryAfter != null) {
+			builder.header(HttpHeaders.RETRY_AFTER, retryAfter);
+		}
+		return builder.body(answer.body());
+	}
+
+	/** An answer of the affinity layer, written straight to a response not yet committed. */
+	static void write(JsonRpcErrors answer, HttpServletResponse response) throws IOException {
+		byte[] body = answer.body();
+		response.setStatus(answer.status().value());
+		String retryAfter = answer.retryAfter();
+		if (retryAfter != null) {
+			response.setHeader(HttpHeaders.RETRY_AFTER, retryAfter);
+		}
+		response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+		response.setContentLength(body.length);
+		response.getOutputStream().write(body);
+		response.flushBuffer();
+	}
+
+	/** A servlet request, as the routing reads it. */
+	private record ReadRequest(ServerRequest request) implements SessionRouting.Request {
+
+		@Override
+		public HttpMethod method() {
+			return this.request.method();
+		}
+
+		@Override
+		public @Nullable String header(String name) {
+			return this.request.servletRequest().getHeader(name);
+		}
+
+		@Override
+		public @Nullable String sessionParameter() {
+			// From the query string only: asking the container for a parameter would read a form body.
+			String query = this.request.servletRequest().getQueryString();
+			if (query == null || !query.contains(McpHttpHeaders.LEGACY_SESSION_PARAMETER)) {
+				return null;
+			}
+			String value = UriComponentsBuilder.newInstance()
+				.query(query)
+				.build()
+				.getQueryParams()
+				.getFirst(McpHttpHeaders.LEGACY_SESSION_PARAMETER);
+			return (value != null) ? URLDecoder.decode(value, StandardCharsets.UTF_8) : null;
+		}
+
+		@Override
+		public long contentLength() {
+			return this.request.servletRequest().getContentLengthLong();
+		}
+
+		@Override
+		public String pathAndQuery() {
+			return SessionRouting.pathAndQuery(this.request.uri());
+		}
+
+		@Override
+		public Mono<Principal> principal() {
+			return ServletSessionAffinity.principal(this.request);
+		}
+
+	}
+
+}
