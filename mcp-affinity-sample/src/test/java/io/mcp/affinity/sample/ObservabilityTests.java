@@ -5,6 +5,8 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
 
@@ -48,7 +50,18 @@ class ObservabilityTests {
 	@BeforeAll
 	void startCluster() {
 		this.redis = EmbeddedRedis.start();
-		this.cluster = new InProcessCluster(2, "127.0.0.1", this.redis.port(), "--logging.level.io.mcp.affinity=DEBUG");
+		List<String> arguments = new ArrayList<>(List.of("--logging.level.io.mcp.affinity=DEBUG"));
+		arguments.addAll(instanceArguments());
+		this.cluster = new InProcessCluster(2, "127.0.0.1", this.redis.port(), arguments.toArray(String[]::new));
+	}
+
+	/**
+	 * What every instance is started with besides the defaults: nothing here (WebFlux). A subclass runs the tests on
+	 * the other stack.
+	 * @return arguments for every instance
+	 */
+	protected List<String> instanceArguments() {
+		return List.of();
 	}
 
 	@AfterAll

@@ -113,19 +113,11 @@ public final class McpAffinityServletAutoConfiguration {
 
 	@Bean
 	@ConditionalOnBooleanProperty(name = "mcp.affinity.apply-to-mcp-router", matchIfMissing = true)
+	@SuppressWarnings("unchecked")
 	static BeanPostProcessor mcpServletRouterSessionAffinityPostProcessor(
 			ObjectProvider<ServletSessionAffinity> sessionAffinity) {
-		return new BeanPostProcessor() {
-
-			@Override
-			public Object postProcessAfterInitialization(Object bean, String beanName) {
-				if (bean instanceof RouterFunction<?> router && MCP_ROUTER_BEAN_NAMES.contains(beanName)) {
-					return sessionAffinity.getObject().applyTo(router);
-				}
-				return bean;
-			}
-
-		};
+		return new McpRouterPostProcessor<>(MCP_ROUTER_BEAN_NAMES, RouterFunction.class,
+				(router) -> sessionAffinity.getObject().applyTo(router));
 	}
 
 	/**

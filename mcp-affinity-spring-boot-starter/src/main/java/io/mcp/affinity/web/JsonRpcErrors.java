@@ -2,8 +2,9 @@ package io.mcp.affinity.web;
 
 import java.nio.charset.StandardCharsets;
 
-import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
+import org.springframework.http.MediaType;
 
 /**
  * The answers the affinity layer gives by itself: small JSON-RPC error bodies that an MCP client understands, never
@@ -62,9 +63,14 @@ public enum JsonRpcErrors {
 		return this.body.clone();
 	}
 
-	/** The {@code Retry-After} seconds of an answer that asks the client to retry, or {@code null}. */
-	public @Nullable String retryAfter() {
-		return (this.status == HttpStatus.SERVICE_UNAVAILABLE) ? "1" : null;
+	/** The headers of the answer: its content type, and {@code Retry-After} when it asks for a retry. */
+	public HttpHeaders headers() {
+		HttpHeaders headers = new HttpHeaders();
+		headers.setContentType(MediaType.APPLICATION_JSON);
+		if (this.status == HttpStatus.SERVICE_UNAVAILABLE) {
+			headers.set(HttpHeaders.RETRY_AFTER, "1");
+		}
+		return headers;
 	}
 
 }

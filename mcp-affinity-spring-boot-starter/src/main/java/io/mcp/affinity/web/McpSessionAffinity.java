@@ -19,7 +19,6 @@ import io.netty.channel.EventLoop;
 import org.jspecify.annotations.Nullable;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -150,7 +149,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next) {
-		return this.routing.route(new ReadRequest(request)).flatMap((route) -> handle(request, next, route));
+		SessionRouting.Request read = new SessionRouting.Request(request.method(), request.headers()::firstHeader,
+				request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null),
+				request.headers().contentLength().orElse(-1), request.uri(), principal(request));
+		return this.routing.route(read).flatMap((route) -> handle(request, next, route));
 	}
 
 	private Mono<ServerResponse> handle(ServerRequest request, HandlerFunction<ServerResponse> next, Route route) {
@@ -258,61 +260,17 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	/** An answer of the affinity layer, as a response. */
 	static Mono<ServerResponse> response(JsonRpcErrors answer) {
-		ServerResponse.BodyBuilder builder = ServerResponse.status(answer.status())
-			.contentType(MediaType.APPLICATION_JSON);
-		String retryAfter = answer.retryAfter();
-		if (retryAfter != null) {
-			builder.header(HttpHeaders.RETRY_AFTER, retryAfter);
-		}
-		return builder.bodyValue(answer.body());
+		return ServerResponse.status(answer.status()).headers((headers) -> headers.addAll(answer.headers()))
+			.bodyValue(answer.body());
 	}
 
 	/** An answer of the affinity layer, written straight to a response not yet committed. */
 	static Mono<Void> writeTo(JsonRpcErrors answer, ServerHttpResponse response) {
-		byte[] body = answer.body();
 		response.setStatusCode(answer.status());
-		String retryAfter = answer.retryAfter();
-		if (retryAfter != null) {
-			response.getHeaders().set(HttpHeaders.RETRY_AFTER, retryAfter);
-		}
-		response.getHeaders().setContentType(MediaType.APPLICATION_JSON);
+		response.getHeaders().addAll(answer.headers());
+		byte[] body = answer.body();
 		response.getHeaders().setContentLength(body.length);
 		return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));
-	}
-
-	/** A WebFlux request, as the routing reads it. */
-	private record ReadRequest(ServerRequest request) implements SessionRouting.Request {
-
-		@Override
-		public HttpMethod method() {
-			return this.request.method();
-		}
-
-		@Override
-		public @Nullable String header(String name) {
-			return this.request.headers().firstHeader(name);
-		}
-
-		@Override
-		public @Nullable String sessionParameter() {
-			return this.request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null);
-		}
-
-		@Override
-		public long contentLength() {
-			return this.request.headers().contentLength().orElse(-1);
-		}
-
-		@Override
-		public String pathAndQuery() {
-			return SessionRouting.pathAndQuery(this.request.uri());
-		}
-
-		@Override
-		public Mono<Principal> principal() {
-			return McpSessionAffinity.principal(this.request);
-		}
-
 	}
 
 }

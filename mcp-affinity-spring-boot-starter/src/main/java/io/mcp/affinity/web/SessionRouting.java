@@ -4,6 +4,7 @@ import java.net.URI;
 import java.security.Principal;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.function.Function;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -160,7 +161,7 @@ public final class SessionRouting {
 		String forwardedBy = request.header(McpHttpHeaders.FORWARDED_BY);
 		if (forwardedBy != null && this.signature != null) {
 			String rejection = this.signature.rejection(request.header(McpHttpHeaders.SIGNATURE),
-					request.method().name(), request.pathAndQuery(), sessionId.value(), forwardedBy);
+					request.method().name(), pathAndQuery(request.uri()), sessionId.value(), forwardedBy);
 			if (rejection != null) {
 				logger.debug("ForwardRejected session={} reason={}", sessionId, rejection);
 				return Mono.just(refuse(Decision.INVALID, JsonRpcErrors.FORGED_FORWARD));
@@ -352,30 +353,21 @@ public final class SessionRouting {
 		return (query != null) ? uri.getRawPath() + "?" + query : uri.getRawPath();
 	}
 
-	/** What the decision reads of a request; each stack's adapter provides it. */
-	public interface Request {
+	/**
+	 * What the decision reads of a request, as each stack's adapter reads it.
+	 * @param method the HTTP method
+	 * @param headers the first value of a header by name, or {@code null}
+	 * @param sessionParameter the legacy transport's {@code sessionId} query parameter, or {@code null}
+	 * @param contentLength the declared body length, or -1 when none is declared
+	 * @param uri the request's URI, as the client sent it (forwards are signed over its raw path and query)
+	 * @param principal the authenticated principal, if any
+	 */
+	public record Request(HttpMethod method, Function<String, @Nullable String> headers,
+			@Nullable String sessionParameter, long contentLength, URI uri, Mono<Principal> principal) {
 
-		/** The HTTP method. */
-		HttpMethod method();
-
-		/**
-		 * The first value of a header.
-		 * @param name the header name
-		 * @return the value, or {@code null}
-		 */
-		@Nullable String header(String name);
-
-		/** The legacy transport's {@code sessionId} query parameter, or {@code null}. */
-		@Nullable String sessionParameter();
-
-		/** The declared body length, or -1 when none is declared. */
-		long contentLength();
-
-		/** The raw path and query, as forwards are signed over. */
-		String pathAndQuery();
-
-		/** The authenticated principal, if any. */
-		Mono<Principal> principal();
+		@Nullable String header(String name) {
+			return this.headers.apply(name);
+		}
 
 	}
 

@@ -13,127 +13,113 @@ import jakarta.servlet.WriteListener;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.springframework.http.MediaType;
-import org.springframework.web.servlet.function.ServerResponse;
 
 /**
- * The SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05), unchanged, except that the session announced in
+ * Writes the SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05) unchanged, except that the session announced in
  * its {@code endpoint} event is claimed for this instance before that event leaves: the client's first POST may land
  * on any instance, and must find the owner. The stream's first event is held until it is flushed, looked at, and then
  * let through (announcing the id the client must use); every later byte passes as it comes. If the claim fails, the
  * event never leaves and the client gets 503 with {@code Retry-After} instead.
  */
-final class LegacyEndpointClaimingServletResponse extends ResponseWritingThrough {
+final class LegacyEndpointClaimingServletResponse extends HttpServletResponseWrapper {
 
 	// Given the transport's id, claims the session and returns the id the client must use (blocking).
 	private final UnaryOperator<String> claim;
 
-	LegacyEndpointClaimingServletResponse(ServerResponse delegate, UnaryOperator<String> claim) {
-		super(delegate);
+	private final ByteArrayOutputStream first = new ByteArrayOutputStream(256);
+
+	private volatile boolean inspected;
+
+	private volatile boolean refused;
+
+	private final ServletOutputStream stream = new ServletOutputStream() {
+
+		@Override
+		public void write(int b) throws IOException {
+			write(new byte[] { (byte) b }, 0, 1);
+		}
+
+		@Override
+		public void write(byte[] bytes, int offset, int length) throws IOException {
+			synchronized (LegacyEndpointClaimingServletResponse.this) {
+				if (LegacyEndpointClaimingServletResponse.this.refused) {
+					throw new IOException("Session not claimed: stream closed");
+				}
+				if (LegacyEndpointClaimingServletResponse.this.inspected) {
+					LegacyEndpointClaimingServletResponse.super.getOutputStream().write(bytes, offset, length);
+				}
+				else {
+					LegacyEndpointClaimingServletResponse.this.first.write(bytes, offset, length);
+				}
+			}
+		}
+
+		@Override
+		public void flush() throws IOException {
+			releaseFirst();
+			LegacyEndpointClaimingServletResponse.super.getOutputStream().flush();
+		}
+
+		@Override
+		public boolean isReady() {
+			return true;
+		}
+
+		@Override
+		public void setWriteListener(WriteListener writeListener) {
+			throw new IllegalStateException("The legacy SSE stream is written in blocking mode");
+		}
+
+	};
+
+	LegacyEndpointClaimingServletResponse(HttpServletResponse response, UnaryOperator<String> claim) {
+		super(response);
 		this.claim = claim;
 	}
 
 	@Override
-	HttpServletResponse through(HttpServletResponse response) {
-		return new Claiming(response);
+	public ServletOutputStream getOutputStream() {
+		String contentType = getContentType();
+		if (contentType == null || !MediaType.TEXT_EVENT_STREAM.isCompatibleWith(MediaType.parseMediaType(contentType))) {
+			// Not a stream after all: written as it is.
+			this.inspected = true;
+		}
+		return this.stream;
 	}
 
-	private final class Claiming extends HttpServletResponseWrapper {
+	@Override
+	public void flushBuffer() throws IOException {
+		releaseFirst();
+		super.flushBuffer();
+	}
 
-		private final ByteArrayOutputStream first = new ByteArrayOutputStream(256);
-
-		private volatile boolean inspected;
-
-		private volatile boolean refused;
-
-		private final ServletOutputStream stream = new ServletOutputStream() {
-
-			@Override
-			public void write(int b) throws IOException {
-				write(new byte[] { (byte) b }, 0, 1);
-			}
-
-			@Override
-			public void write(byte[] bytes, int offset, int length) throws IOException {
-				synchronized (Claiming.this) {
-					if (Claiming.this.refused) {
-						throw new IOException("Session not claimed: stream closed");
-					}
-					if (Claiming.this.inspected) {
-						Claiming.super.getOutputStream().write(bytes, offset, length);
-					}
-					else {
-						Claiming.this.first.write(bytes, offset, length);
-					}
+	// The first flush ends the first event: claim its session, then let it through.
+	private synchronized void releaseFirst() throws IOException {
+		if (this.inspected || this.refused) {
+			return;
+		}
+		this.inspected = true;
+		String chunk = this.first.toString(StandardCharsets.UTF_8);
+		String created = LegacyEndpointEvent.announcedSession(chunk);
+		byte[] bytes = this.first.toByteArray();
+		if (created != null) {
+			try {
+				String announced = this.claim.apply(created);
+				if (!announced.equals(created)) {
+					bytes = LegacyEndpointEvent.announcing(chunk, announced).getBytes(StandardCharsets.UTF_8);
 				}
 			}
-
-			@Override
-			public void flush() throws IOException {
-				releaseFirst();
-				Claiming.super.getOutputStream().flush();
-			}
-
-			@Override
-			public boolean isReady() {
-				return true;
-			}
-
-			@Override
-			public void setWriteListener(WriteListener writeListener) {
-				throw new IllegalStateException("The legacy SSE stream is written in blocking mode");
-			}
-
-		};
-
-		Claiming(HttpServletResponse response) {
-			super(response);
-		}
-
-		@Override
-		public ServletOutputStream getOutputStream() {
-			String contentType = getContentType();
-			if (contentType == null || !MediaType.TEXT_EVENT_STREAM.isCompatibleWith(MediaType.parseMediaType(contentType))) {
-				// Not a stream after all: written as it is.
-				this.inspected = true;
-			}
-			return this.stream;
-		}
-
-		@Override
-		public void flushBuffer() throws IOException {
-			releaseFirst();
-			super.flushBuffer();
-		}
-
-		// The first flush ends the first event: claim its session, then let it through.
-		private synchronized void releaseFirst() throws IOException {
-			if (this.inspected || this.refused) {
-				return;
-			}
-			this.inspected = true;
-			String chunk = this.first.toString(StandardCharsets.UTF_8);
-			String created = LegacyEndpointEvent.announcedSession(chunk);
-			byte[] bytes = this.first.toByteArray();
-			if (created != null) {
-				try {
-					String announced = LegacyEndpointClaimingServletResponse.this.claim.apply(created);
-					if (!announced.equals(created)) {
-						bytes = LegacyEndpointEvent.announcing(chunk, announced).getBytes(StandardCharsets.UTF_8);
-					}
+			catch (SessionNotClaimedException ex) {
+				this.refused = true;
+				HttpServletResponse response = (HttpServletResponse) getResponse();
+				if (!response.isCommitted()) {
+					response.reset();
+					ServletSessionAffinity.write(JsonRpcErrors.STORE_UNAVAILABLE, response);
 				}
-				catch (SessionNotClaimedException ex) {
-					this.refused = true;
-					HttpServletResponse response = (HttpServletResponse) getResponse();
-					if (!response.isCommitted()) {
-						response.reset();
-						ServletSessionAffinity.write(JsonRpcErrors.STORE_UNAVAILABLE, response);
-					}
-					throw new IOException("Session not claimed", ex);
-				}
+				throw new IOException("Session not claimed", ex);
 			}
-			super.getOutputStream().write(bytes);
 		}
-
+		super.getOutputStream().write(bytes);
 	}
 
 }

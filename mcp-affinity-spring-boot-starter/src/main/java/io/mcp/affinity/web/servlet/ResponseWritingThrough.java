@@ -1,6 +1,7 @@
 package io.mcp.affinity.web.servlet;
 
 import java.io.IOException;
+import java.util.function.UnaryOperator;
 
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.Cookie;
@@ -18,12 +19,16 @@ import org.springframework.web.servlet.function.ServerResponse;
  * layer's: Web MVC responses have read-only headers and no hook before commit, so what must change in one changes as
  * it is written.
  */
-abstract class ResponseWritingThrough implements ServerResponse {
+class ResponseWritingThrough implements ServerResponse {
 
 	private final ServerResponse delegate;
 
-	ResponseWritingThrough(ServerResponse delegate) {
+	// The servlet response the delegate writes to, given the one it is written to.
+	private final UnaryOperator<HttpServletResponse> through;
+
+	ResponseWritingThrough(ServerResponse delegate, UnaryOperator<HttpServletResponse> through) {
 		this.delegate = delegate;
+		this.through = through;
 	}
 
 	@Override
@@ -44,10 +49,7 @@ abstract class ResponseWritingThrough implements ServerResponse {
 	@Override
 	public @Nullable ModelAndView writeTo(HttpServletRequest request, HttpServletResponse response, Context context)
 			throws ServletException, IOException {
-		return this.delegate.writeTo(request, through(response), context);
+		return this.delegate.writeTo(request, this.through.apply(response), context);
 	}
-
-	/** The servlet response the delegate writes to. */
-	abstract HttpServletResponse through(HttpServletResponse response);
 
 }

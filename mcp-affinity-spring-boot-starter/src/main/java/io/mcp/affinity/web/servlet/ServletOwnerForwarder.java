@@ -16,6 +16,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
@@ -24,6 +25,8 @@ import io.mcp.affinity.web.ForwardedHeaderRules;
 import io.mcp.affinity.web.SessionRouting;
 import io.mcp.affinity.web.SessionRouting.ForwardFailure;
 import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import org.jspecify.annotations.Nullable;
@@ -205,6 +208,16 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		return null;
 	}
 
+	private static void complete(AsyncContext async) {
+		try {
+			async.complete();
+		}
+		catch (IllegalStateException ex) {
+			// The container already ended the request (the client went away): nothing left to complete.
+			logger.trace("Forwarded stream already ended by the container", ex);
+		}
+	}
+
 	/** Ends the streams still being relayed, and the deadline timer. */
 	@Override
 	public void close() {
@@ -288,16 +301,11 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		private final Runnable onBroken;
 
 		Relayed(ServerResponse owners, @Nullable ClientHttpResponse upstream, boolean streaming, Runnable onBroken) {
-			super(owners);
+			super(owners, UnaryOperator.identity());
 			this.owners = owners;
 			this.upstream = upstream;
 			this.streaming = streaming;
 			this.onBroken = onBroken;
-		}
-
-		@Override
-		HttpServletResponse through(HttpServletResponse response) {
-			return response;
 		}
 
 		@Override
@@ -318,6 +326,29 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			ClientHttpResponse upstream = this.upstream;
 			if (upstream != null) {
 				ServletOwnerForwarder.this.relaying.add(upstream);
+				// When the container sees the client gone (or the response fail), the relay's read of the owner's
+				// stream ends at once, rather than at the owner's next event.
+				async.addListener(new AsyncListener() {
+
+					@Override
+					public void onError(AsyncEvent event) {
+						upstream.close();
+					}
+
+					@Override
+					public void onTimeout(AsyncEvent event) {
+						upstream.close();
+					}
+
+					@Override
+					public void onComplete(AsyncEvent event) {
+					}
+
+					@Override
+					public void onStartAsync(AsyncEvent event) {
+					}
+
+				});
 			}
 			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
 				try {
@@ -331,7 +362,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 					if (upstream != null) {
 						ServletOwnerForwarder.this.relaying.remove(upstream);
 					}
-					async.complete();
+					complete(async);
 				}
 			});
 			return null;

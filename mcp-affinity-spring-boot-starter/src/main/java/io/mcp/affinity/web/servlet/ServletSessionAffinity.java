@@ -5,6 +5,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.util.Objects;
+import java.util.function.UnaryOperator;
 
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.web.JsonRpcErrors;
@@ -17,10 +18,9 @@ import io.mcp.affinity.web.SessionRouting.Route;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.jspecify.annotations.Nullable;
-import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
-import org.springframework.http.MediaType;
 import org.springframework.web.servlet.function.HandlerFilterFunction;
 import org.springframework.web.servlet.function.HandlerFunction;
 import org.springframework.web.servlet.function.RouterFunction;
@@ -61,14 +61,12 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 	}
 
 	/**
-	 * Returns the router with session affinity applied.
-	 * @param <T> the response type of the router
+	 * Returns the router with session affinity applied (the same as {@code router.filter(sessionAffinity)}).
 	 * @param router the MCP router
 	 * @return the filtered router
 	 */
-	@SuppressWarnings("unchecked")
-	public <T extends ServerResponse> RouterFunction<ServerResponse> applyTo(RouterFunction<T> router) {
-		return ((RouterFunction<ServerResponse>) router).filter(this);
+	public RouterFunction<ServerResponse> applyTo(RouterFunction<ServerResponse> router) {
+		return router.filter(this);
 	}
 
 	@Override
@@ -78,7 +76,10 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			return next.handle(request);
 		}
 		servletRequest.setAttribute(FILTERED_ATTRIBUTE, Boolean.TRUE);
-		Route route = Objects.requireNonNull(this.routing.route(new ReadRequest(request)).block());
+		SessionRouting.Request read = new SessionRouting.Request(request.method(), servletRequest::getHeader,
+				sessionParameter(servletRequest), servletRequest.getContentLengthLong(), request.uri(),
+				principal(request));
+		Route route = Objects.requireNonNull(this.routing.route(read).block());
 		if (route instanceof Refused refused) {
 			return response(refused.answer());
 		}
@@ -87,8 +88,9 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 				return forward(request, forward);
 			}
 			Local local = (route instanceof Local owned) ? owned : null;
-			ServerRequest read = withBodyRead(request, local);
-			return (local != null) ? handleOwned(read, next, local.sessionId()) : handleSessionless(read, next);
+			ServerRequest withBody = withBodyRead(request, local);
+			return (local != null) ? handleOwned(withBody, next, local.sessionId())
+					: handleSessionless(withBody, next);
 		}
 		catch (Exception ex) {
 			JsonRpcErrors refused = this.routing.bodyRefused(ex);
@@ -126,7 +128,7 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			try {
 				String announced = Objects.requireNonNull(this.routing.establish(created, principal).block());
 				return announced.equals(created) ? response
-						: new SessionIdAnnouncingServletResponse(response, announced);
+						: new ResponseWritingThrough(response, (servletResponse) -> announcing(servletResponse, announced));
 			}
 			catch (SessionNotClaimedException ex) {
 				return response(JsonRpcErrors.STORE_UNAVAILABLE);
@@ -134,10 +136,29 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 		}
 		if (request.method() == HttpMethod.GET) {
 			// Legacy HTTP+SSE: the session id is only in the stream's first event (looked at only if it is a stream).
-			return new LegacyEndpointClaimingServletResponse(response,
-					(id) -> Objects.requireNonNull(this.routing.establish(id, principal).block()));
+			UnaryOperator<String> claim = (id) -> Objects.requireNonNull(this.routing.establish(id, principal).block());
+			return new ResponseWritingThrough(response,
+					(servletResponse) -> new LegacyEndpointClaimingServletResponse(servletResponse, claim));
 		}
 		return response;
+	}
+
+	// The response that created a session, written unchanged except for the Mcp-Session-Id it announces: the id the
+	// client must use instead of the transport's own.
+	private static HttpServletResponse announcing(HttpServletResponse response, String announced) {
+		return new HttpServletResponseWrapper(response) {
+
+			@Override
+			public void setHeader(String name, String value) {
+				super.setHeader(name, McpHttpHeaders.SESSION_ID.equalsIgnoreCase(name) ? announced : value);
+			}
+
+			@Override
+			public void addHeader(String name, String value) {
+				super.addHeader(name, McpHttpHeaders.SESSION_ID.equalsIgnoreCase(name) ? announced : value);
+			}
+
+		};
 	}
 
 	private ServerResponse handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
@@ -183,72 +204,33 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 
 	/** An answer of the affinity layer, as a response. */
 	static ServerResponse response(JsonRpcErrors answer) {
-		ServerResponse.BodyBuilder builder = ServerResponse.status(answer.status())
-			.contentType(MediaType.APPLICATION_JSON);
-		String retryAfter = answer.retryAfter();
-		if (retryAfter != null) {
-			builder.header(HttpHeaders.RETRY_AFTER, retryAfter);
-		}
-		return builder.body(answer.body());
+		return ServerResponse.status(answer.status()).headers((headers) -> headers.addAll(answer.headers()))
+			.body(answer.body());
 	}
 
 	/** An answer of the affinity layer, written straight to a response not yet committed. */
 	static void write(JsonRpcErrors answer, HttpServletResponse response) throws IOException {
-		byte[] body = answer.body();
 		response.setStatus(answer.status().value());
-		String retryAfter = answer.retryAfter();
-		if (retryAfter != null) {
-			response.setHeader(HttpHeaders.RETRY_AFTER, retryAfter);
-		}
-		response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+		answer.headers().forEach((name, values) -> values.forEach((value) -> response.addHeader(name, value)));
+		byte[] body = answer.body();
 		response.setContentLength(body.length);
 		response.getOutputStream().write(body);
 		response.flushBuffer();
 	}
 
-	/** A servlet request, as the routing reads it. */
-	private record ReadRequest(ServerRequest request) implements SessionRouting.Request {
-
-		@Override
-		public HttpMethod method() {
-			return this.request.method();
+	// The legacy transport's session parameter, from the query string only: asking the container for a parameter
+	// would read a form body.
+	private static @Nullable String sessionParameter(HttpServletRequest request) {
+		String query = request.getQueryString();
+		if (query == null || !query.contains(McpHttpHeaders.LEGACY_SESSION_PARAMETER)) {
+			return null;
 		}
-
-		@Override
-		public @Nullable String header(String name) {
-			return this.request.servletRequest().getHeader(name);
-		}
-
-		@Override
-		public @Nullable String sessionParameter() {
-			// From the query string only: asking the container for a parameter would read a form body.
-			String query = this.request.servletRequest().getQueryString();
-			if (query == null || !query.contains(McpHttpHeaders.LEGACY_SESSION_PARAMETER)) {
-				return null;
-			}
-			String value = UriComponentsBuilder.newInstance()
-				.query(query)
-				.build()
-				.getQueryParams()
-				.getFirst(McpHttpHeaders.LEGACY_SESSION_PARAMETER);
-			return (value != null) ? URLDecoder.decode(value, StandardCharsets.UTF_8) : null;
-		}
-
-		@Override
-		public long contentLength() {
-			return this.request.servletRequest().getContentLengthLong();
-		}
-
-		@Override
-		public String pathAndQuery() {
-			return SessionRouting.pathAndQuery(this.request.uri());
-		}
-
-		@Override
-		public Mono<Principal> principal() {
-			return ServletSessionAffinity.principal(this.request);
-		}
-
+		String value = UriComponentsBuilder.newInstance()
+			.query(query)
+			.build()
+			.getQueryParams()
+			.getFirst(McpHttpHeaders.LEGACY_SESSION_PARAMETER);
+		return (value != null) ? URLDecoder.decode(value, StandardCharsets.UTF_8) : null;
 	}
 
 }
