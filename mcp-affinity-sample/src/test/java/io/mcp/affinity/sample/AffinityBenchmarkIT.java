@@ -56,6 +56,8 @@ class AffinityBenchmarkIT {
 	// Long enough for the JIT to settle on the forwarding path (its CPU per request still fell after 20 s of load).
 	private static final String SESSION_ID_OWNERSHIP = "--mcp.affinity.ownership=session-id";
 
+	private static final String SERVLET = "--spring.main.web-application-type=servlet";
+
 	private static final Duration WARM_UP = Duration.ofSeconds(30);
 
 	// The load generator: wrk if installed (-Dbench.generator=jdk to use the JDK client anyway).
@@ -85,6 +87,10 @@ class AffinityBenchmarkIT {
 			// The same pair in session-id ownership: the id names the owner, no store on the request path.
 			URI ownerById = start(redis, true, SESSION_ID_OWNERSHIP);
 			URI otherById = start(redis, true, SESSION_ID_OWNERSHIP);
+			// The servlet stack (the same jar on Tomcat): its own pair and its own baseline.
+			URI ownerServlet = start(redis, true, SERVLET);
+			URI otherServlet = start(redis, true, SERVLET);
+			URI plainServlet = start(null, false, SERVLET);
 			// The floor for a hop, on the same owner and load: a minimal JVM relay, and nginx when it is installed.
 			Map<String, URI> calibrations = new java.util.LinkedHashMap<>();
 			calibrations.put("minimal Reactor Netty relay", startRelay(owner));
@@ -99,12 +105,17 @@ class AffinityBenchmarkIT {
 			List<String> onOwner = sessions(owner);
 			List<String> onPlain = sessions(plain);
 			List<String> onOwnerById = sessions(ownerById);
+			List<String> onOwnerServlet = sessions(ownerServlet);
+			List<String> onPlainServlet = sessions(plainServlet);
 			// Every path warmed up first (the JIT), then the rounds interleaved, so drift hits all paths alike.
 			run(owner, onOwner, WARM_UP);
 			run(plain, onPlain, WARM_UP);
 			run(other, onOwner, WARM_UP);
 			run(ownerById, onOwnerById, WARM_UP);
 			run(otherById, onOwnerById, WARM_UP);
+			run(ownerServlet, onOwnerServlet, WARM_UP);
+			run(plainServlet, onPlainServlet, WARM_UP);
+			run(otherServlet, onOwnerServlet, WARM_UP);
 			for (URI hop : calibrations.values()) {
 				run(hop, onOwner, WARM_UP);
 			}
@@ -113,6 +124,9 @@ class AffinityBenchmarkIT {
 			List<Load> forwarded = new ArrayList<>();
 			List<Load> localById = new ArrayList<>();
 			List<Load> forwardedById = new ArrayList<>();
+			List<Load> localServlet = new ArrayList<>();
+			List<Load> localOffServlet = new ArrayList<>();
+			List<Load> forwardedServlet = new ArrayList<>();
 			Map<String, List<Load>> calibrated = new HashMap<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				localOn.add(run(owner, onOwner, ROUND));
@@ -120,6 +134,9 @@ class AffinityBenchmarkIT {
 				forwarded.add(run(other, onOwner, ROUND));
 				localById.add(run(ownerById, onOwnerById, ROUND));
 				forwardedById.add(run(otherById, onOwnerById, ROUND));
+				localServlet.add(run(ownerServlet, onOwnerServlet, ROUND));
+				localOffServlet.add(run(plainServlet, onPlainServlet, ROUND));
+				forwardedServlet.add(run(otherServlet, onOwnerServlet, ROUND));
 				for (Map.Entry<String, URI> hop : calibrations.entrySet()) {
 					calibrated.computeIfAbsent(hop.getKey(), (name) -> new ArrayList<>()).add(run(hop.getValue(), onOwner, ROUND));
 				}
@@ -139,6 +156,23 @@ class AffinityBenchmarkIT {
 					ratio(onById.cpu(ownerById), off.cpu(plain)), micros(onById.cpu(ownerById)) + " vs " + micros(off.cpu(plain)));
 			row("2 forwarded path", "throughput, forwarded / direct", ratio(hop.throughput(), on.throughput()),
 					hop + " vs " + on + "; rounds " + range(forwarded));
+			Load onServlet = median(localServlet);
+			Load offServlet = median(localOffServlet);
+			Load hopServlet = median(forwardedServlet);
+			row("1 local path", "servlet stack: throughput, on / off", ratio(onServlet.throughput(),
+					offServlet.throughput()), onServlet + " vs " + offServlet + "; rounds on " + range(localServlet));
+			row("1 local path", "servlet stack: CPU per request, on / off",
+					ratio(onServlet.cpu(ownerServlet), offServlet.cpu(plainServlet)),
+					micros(onServlet.cpu(ownerServlet)) + " vs " + micros(offServlet.cpu(plainServlet)));
+			row("2 forwarded path", "servlet stack: throughput, forwarded / direct",
+					ratio(hopServlet.throughput(), onServlet.throughput()),
+					hopServlet + " vs " + onServlet + "; rounds " + range(forwardedServlet));
+			row("2 forwarded path", "servlet stack: hop CPU per request / owner's CPU per request",
+					ratio(hopServlet.cpu(otherServlet), onServlet.cpu(ownerServlet)), "forwarder "
+							+ micros(hopServlet.cpu(otherServlet)) + " + owner " + micros(hopServlet.cpu(ownerServlet))
+							+ " vs owner alone " + micros(onServlet.cpu(ownerServlet)));
+			row("2 forwarded path", "servlet stack: added p50 per hop, under load (" + SESSIONS + " clients)",
+					String.format(Locale.ROOT, "%.2f ms", (hopServlet.p50() - onServlet.p50()) / 1e6), "");
 			row("2 forwarded path", "session-id ownership: throughput, forwarded / direct",
 					ratio(hopById.throughput(), onById.throughput()), hopById + "; rounds " + range(forwardedById));
 			row("2 forwarded path", "session-id ownership: hop CPU per request / owner's CPU per request",
@@ -182,6 +216,11 @@ class AffinityBenchmarkIT {
 			double firstEventDirect = firstProgress(owner, onOwner.get(0));
 			row("3 SSE", "first progress event p50, forwarded / direct", ratio(firstEventForwarded, firstEventDirect),
 					String.format(Locale.ROOT, "%.2f ms vs %.2f ms", firstEventForwarded / 1e6, firstEventDirect / 1e6));
+			double firstEventForwardedServlet = firstProgress(otherServlet, onOwnerServlet.get(0));
+			double firstEventDirectServlet = firstProgress(ownerServlet, onOwnerServlet.get(0));
+			row("3 SSE", "servlet stack: first progress event p50, forwarded / direct",
+					ratio(firstEventForwardedServlet, firstEventDirectServlet), String.format(Locale.ROOT,
+							"%.2f ms vs %.2f ms", firstEventForwardedServlet / 1e6, firstEventDirectServlet / 1e6));
 
 			store(redis);
 			memory(redis);

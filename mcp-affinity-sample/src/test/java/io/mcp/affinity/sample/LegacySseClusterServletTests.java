@@ -2,7 +2,10 @@ package io.mcp.affinity.sample;
 
 import java.util.List;
 
-/** The legacy HTTP+SSE suite on the servlet stack: Spring AI's Web MVC MCP server on Tomcat, same jar, same properties. */
+/**
+ * The legacy HTTP+SSE suite on the servlet stack: Spring AI's Web MVC MCP server on Tomcat, same jar, same
+ * properties.
+ */
 class LegacySseClusterServletTests extends LegacySseClusterTests {
 
 	@Override

@@ -37,8 +37,8 @@ class McpAffinityAutoConfigurationTests {
 
 	private final ReactiveWebApplicationContextRunner contextRunner = new ReactiveWebApplicationContextRunner()
 		.withConfiguration(AutoConfigurations.of(DataRedisAutoConfiguration.class,
-				DataRedisReactiveAutoConfiguration.class, McpAffinityAutoConfiguration.class, McpAffinityRoutingAutoConfiguration.class,
-				McpAffinityWebFluxAutoConfiguration.class));
+				DataRedisReactiveAutoConfiguration.class, McpAffinityAutoConfiguration.class,
+				McpAffinityRoutingAutoConfiguration.class, McpAffinityWebFluxAutoConfiguration.class));
 
 	private ReactiveWebApplicationContextRunner withRedis() {
 		TestRedis redis = TestRedis.shared();

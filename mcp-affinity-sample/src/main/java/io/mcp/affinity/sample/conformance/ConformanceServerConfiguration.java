@@ -2,15 +2,21 @@ package io.mcp.affinity.sample.conformance;
 
 import io.modelcontextprotocol.json.jackson3.JacksonMcpJsonMapper;
 import io.modelcontextprotocol.server.transport.DefaultServerTransportSecurityValidator;
+import io.modelcontextprotocol.server.transport.ServerTransportSecurityValidator;
 import io.modelcontextprotocol.spec.McpSchema.ServerCapabilities;
 import tools.jackson.databind.json.JsonMapper;
 import org.springframework.ai.mcp.customizer.McpSyncServerCustomizer;
 import org.springframework.ai.mcp.server.common.autoconfigure.properties.McpServerStreamableHttpProperties;
 import org.springframework.ai.mcp.server.webflux.transport.WebFluxStreamableServerTransportProvider;
+import org.springframework.ai.mcp.server.webmvc.transport.WebMvcStreamableServerTransportProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
+import org.springframework.context.ApplicationContext;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Primary;
 import org.springframework.context.annotation.Profile;
+import org.springframework.web.context.WebApplicationContext;
 
 /**
  * The server-wide settings the conformance suite checks and Spring AI's auto-configuration does not make: transport
@@ -21,11 +27,11 @@ import org.springframework.context.annotation.Profile;
 class ConformanceServerConfiguration {
 
 	/**
-	 * Spring AI's transport, as its auto-configuration builds it (which backs off for this bean), plus a security
-	 * validator: by default every Host and Origin is accepted, which is what DNS rebinding exploits. Only loopback
-	 * names are allowed here, on any port, because the suite and the local cluster run on loopback only.
+	 * Spring AI's WebFlux transport, as its auto-configuration builds it (which backs off for this bean), plus a
+	 * security validator: by default every Host and Origin is accepted, which is what DNS rebinding exploits.
 	 */
 	@Bean
+	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
 	WebFluxStreamableServerTransportProvider webFluxStreamableServerTransportProvider(
 			@Qualifier("mcpServerJsonMapper") JsonMapper jsonMapper, McpServerStreamableHttpProperties properties) {
 		return WebFluxStreamableServerTransportProvider.builder()
@@ -33,14 +39,33 @@ class ConformanceServerConfiguration {
 			.messageEndpoint(properties.getMcpEndpoint())
 			.keepAliveInterval(properties.getKeepAliveInterval())
 			.disallowDelete(properties.isDisallowDelete())
-			.securityValidator(DefaultServerTransportSecurityValidator.builder()
-				.allowedHost("localhost:*")
-				.allowedHost("127.0.0.1:*")
-				.allowedHost("[::1]:*")
-				.allowedOrigin("http://localhost:*")
-				.allowedOrigin("http://127.0.0.1:*")
-				.allowedOrigin("http://[::1]:*")
-				.build())
+			.securityValidator(loopbackOnly())
+			.build();
+	}
+
+	/** The same for Spring AI's Web MVC transport, when the sample runs on the servlet stack. */
+	@Bean
+	@ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
+	WebMvcStreamableServerTransportProvider webMvcStreamableServerTransportProvider(
+			@Qualifier("mcpServerJsonMapper") JsonMapper jsonMapper, McpServerStreamableHttpProperties properties) {
+		return WebMvcStreamableServerTransportProvider.builder()
+			.jsonMapper(new JacksonMcpJsonMapper(jsonMapper))
+			.mcpEndpoint(properties.getMcpEndpoint())
+			.keepAliveInterval(properties.getKeepAliveInterval())
+			.disallowDelete(properties.isDisallowDelete())
+			.securityValidator(loopbackOnly())
+			.build();
+	}
+
+	// Only loopback names, on any port: the suite and the local cluster run on loopback only.
+	private static ServerTransportSecurityValidator loopbackOnly() {
+		return DefaultServerTransportSecurityValidator.builder()
+			.allowedHost("localhost:*")
+			.allowedHost("127.0.0.1:*")
+			.allowedHost("[::1]:*")
+			.allowedOrigin("http://localhost:*")
+			.allowedOrigin("http://127.0.0.1:*")
+			.allowedOrigin("http://[::1]:*")
 			.build();
 	}
 
@@ -50,13 +75,22 @@ class ConformanceServerConfiguration {
 	 * the auto-configuration set the capabilities, so it replaces them with the same set plus {@code subscribe}.
 	 */
 	@Bean
-	McpSyncServerCustomizer resourceSubscriptionCapability() {
-		return (server) -> server.capabilities(ServerCapabilities.builder()
-			.tools(true)
-			.resources(true, true)
-			.prompts(true)
-			.completions()
-			.build());
+	@Primary
+	McpSyncServerCustomizer resourceSubscriptionCapability(ApplicationContext context) {
+		// Spring AI takes one customizer: on the servlet stack this one also does what its own would (run a tool on
+		// the request's thread).
+		boolean servlet = context instanceof WebApplicationContext;
+		return (server) -> {
+			server.capabilities(ServerCapabilities.builder()
+				.tools(true)
+				.resources(true, true)
+				.prompts(true)
+				.completions()
+				.build());
+			if (servlet) {
+				server.immediateExecution(true);
+			}
+		};
 	}
 
 }

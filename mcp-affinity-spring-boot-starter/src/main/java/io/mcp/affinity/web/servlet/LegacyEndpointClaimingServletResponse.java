@@ -15,11 +15,11 @@ import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.springframework.http.MediaType;
 
 /**
- * Writes the SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05) unchanged, except that the session announced in
- * its {@code endpoint} event is claimed for this instance before that event leaves: the client's first POST may land
- * on any instance, and must find the owner. The stream's first event is held until it is flushed, looked at, and then
- * let through (announcing the id the client must use); every later byte passes as it comes. If the claim fails, the
- * event never leaves and the client gets 503 with {@code Retry-After} instead.
+ * Writes the SSE stream of a legacy HTTP+SSE connection (MCP 2024-11-05) unchanged, except that the session
+ * announced in its {@code endpoint} event is claimed for this instance before that event leaves: the client's first
+ * POST may land on any instance, and must find the owner. The stream's first event is held until it is flushed, looked
+ * at, and then let through (announcing the id the client must use); every later byte passes as it comes. If the claim
+ * fails, the event never leaves and the client gets 503 with {@code Retry-After} instead.
  */
 final class LegacyEndpointClaimingServletResponse extends HttpServletResponseWrapper {
 
