@@ -3,6 +3,8 @@ package io.mcp.affinity.autoconfigure;
 import java.net.http.HttpClient;
 import java.time.Duration;
 import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.web.ForwardSignature;
@@ -33,6 +35,7 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
 import org.springframework.core.task.SimpleAsyncTaskExecutor;
 import org.springframework.http.client.ClientHttpRequestFactory;
+import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
 import org.springframework.util.ClassUtils;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.servlet.function.RouterFunction;
@@ -65,7 +68,13 @@ public final class McpAffinityServletAutoConfiguration {
 			SessionRouting mcpAffinitySessionRouting, McpAffinityProperties properties, Environment environment,
 			ObjectProvider<ObservationRegistry> observationRegistry, ListableBeanFactory beanFactory) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
+		// The JDK client's own tasks, and the writing of each request body, on pooled threads: without an executor,
+		// Spring's JDK request factory starts a thread per request body (the profile showed two or three thread starts
+		// per forward as most of its CPU).
+		CustomizableThreadFactory io = new CustomizableThreadFactory("mcp-affinity-forward-io-");
+		io.setDaemon(true);
 		ClientHttpRequestFactory requestFactory = ClientHttpRequestFactoryBuilder.jdk()
+			.withExecutor(Executors.newCachedThreadPool(io))
 			.withHttpClientCustomizer((client) -> client.version(HttpClient.Version.HTTP_1_1))
 			.withCustomizer((factory) -> factory.enableCompression(false))
 			.build(HttpClientSettings.defaults()
@@ -84,9 +93,7 @@ public final class McpAffinityServletAutoConfiguration {
 		if (trusted == null) {
 			trusted = environment.getProperty(GatewayMvcProperties.PREFIX + ".trusted-proxies", ".*");
 		}
-		SimpleAsyncTaskExecutor relay = new SimpleAsyncTaskExecutor("mcp-affinity-relay-");
-		relay.setDaemon(true);
-		relay.setVirtualThreads(Threading.VIRTUAL.isActive(environment));
+		Executor relay = relayExecutor(environment);
 		ServletOwnerForwarder forwarder = new ServletOwnerForwarder(client.build(), gateway, trusted,
 				mcpAffinityInstanceIdentity, forwarding.getResponseTimeout(), relay);
 		ForwardSignature signature = mcpAffinitySessionRouting.getSignature();
@@ -94,6 +101,20 @@ public final class McpAffinityServletAutoConfiguration {
 			forwarder.setSignature(signature);
 		}
 		return forwarder;
+	}
+
+	// A thread per stream being relayed: virtual ones when the application runs on them, else pooled platform threads
+	// (Spring AI answers most POSTs with a short SSE stream, so a thread per forward would be created and dropped per
+	// request; pooled ones are reused, and the pool grows with the streams open at once).
+	private static Executor relayExecutor(Environment environment) {
+		if (Threading.VIRTUAL.isActive(environment)) {
+			SimpleAsyncTaskExecutor virtual = new SimpleAsyncTaskExecutor("mcp-affinity-relay-");
+			virtual.setVirtualThreads(true);
+			return virtual;
+		}
+		CustomizableThreadFactory threads = new CustomizableThreadFactory("mcp-affinity-relay-");
+		threads.setDaemon(true);
+		return Executors.newCachedThreadPool(threads);
 	}
 
 	private static boolean tracing(ObservationRegistry registry, ListableBeanFactory beanFactory) {

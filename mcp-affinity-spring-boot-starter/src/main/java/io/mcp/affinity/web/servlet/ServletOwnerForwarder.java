@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -90,7 +91,8 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	 * @param self this instance: forwarded requests are marked with its epoch
 	 * @param responseTimeout how long to wait for the owner's response headers (not for a GET, whose SSE stream may
 	 * wait for its first event, and not for a streamed body)
-	 * @param relayExecutor runs the relay of each streamed response, for as long as the stream lasts
+	 * @param relayExecutor runs the relay of each streamed response, for as long as the stream lasts: one thread per
+	 * open stream (a pool of them is shut down with the forwarder)
 	 */
 	public ServletOwnerForwarder(RestClient restClient, GatewayMvcProperties gatewayProperties, String trustedProxies,
 			InstanceIdentity self, Duration responseTimeout, Executor relayExecutor) {
@@ -225,6 +227,9 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			upstream.close();
 		}
 		this.deadlines.shutdownNow();
+		if (this.relayExecutor instanceof ExecutorService pool) {
+			pool.shutdown();
+		}
 	}
 
 	/** The owner sent no response headers in time. */
