@@ -54,9 +54,10 @@ import org.springframework.web.servlet.function.ServerResponse;
  * Threads: the request thread waits for the owner's response headers (so a refused connection or a timeout is still
  * answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the relay executor while
  * the request goes asynchronous: a long-lived forwarded stream holds no container thread, so the container's pool is
- * not what bounds the number of open streams. The relay executor makes a thread per stream: virtual with
- * {@code spring.threads.virtual.enabled=true} on Java 21 or later, a platform thread otherwise. When the client goes
- * away, the next write fails and the upstream response is closed, which ends the forward.
+ * not what bounds the number of open streams. The relay executor gives each stream a thread: virtual with
+ * {@code spring.threads.virtual.enabled=true} on Java 21 or later, a pooled platform thread otherwise. When the client
+ * goes away, the next write fails (or the container reports the error) and the upstream response is closed, which ends
+ * the forward.
  */
 public final class ServletOwnerForwarder implements AutoCloseable {
 
