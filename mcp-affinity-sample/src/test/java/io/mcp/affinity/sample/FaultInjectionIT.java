@@ -47,13 +47,8 @@ class FaultInjectionIT {
 
 	@Test
 	void noSessionHeldByALiveInstanceIsLostWhateverElseFails() throws Exception {
-		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
-		arguments.addAll(instanceArguments());
-		try (ProcessCluster cluster = new ProcessCluster(3, arguments, ProcessCluster::standalone)) {
-			List<Tracked> clients = new ArrayList<>();
-			for (int i = 0; i < 6; i++) {
-				clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
-			}
+		try (ProcessCluster cluster = startCluster()) {
+			List<Tracked> clients = connect(cluster, 6);
 			Map<String, Integer> faults = new LinkedHashMap<>();
 			workload(clients, cluster, Set.of(), 3);
 
@@ -128,13 +123,8 @@ class FaultInjectionIT {
 		Assumptions.assumeTrue(instanceArguments().stream().noneMatch((argument) -> argument.contains("ownership")),
 				"starts from the default mode");
 		List<String> sessionId = List.of("--mcp.affinity.ownership=session-id");
-		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
-		arguments.addAll(instanceArguments());
-		try (ProcessCluster cluster = new ProcessCluster(3, arguments, ProcessCluster::standalone)) {
-			List<Tracked> clients = new ArrayList<>();
-			for (int i = 0; i < 6; i++) {
-				clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
-			}
+		try (ProcessCluster cluster = startCluster()) {
+			List<Tracked> clients = connect(cluster, 6);
 			workload(clients, cluster, Set.of(), 2);
 			List<List<String>> steps = List.of(sessionId, sessionId, sessionId, List.of("--mcp.affinity.ownership=store"));
 			Set<Boolean> kindsSeenMixed = new HashSet<>();
@@ -164,6 +154,21 @@ class FaultInjectionIT {
 
 	private static boolean routed(String session) {
 		return RoutedSessionId.parse(SessionId.of(session)) != null;
+	}
+
+	// Three cold instances with fast death detection (these tests kill some and wait for the others to notice).
+	private ProcessCluster startCluster() throws Exception {
+		List<String> arguments = new ArrayList<>(ProcessCluster.FAST_DEATH_DETECTION);
+		arguments.addAll(instanceArguments());
+		return new ProcessCluster(3, arguments, ProcessCluster::standalone);
+	}
+
+	private List<Tracked> connect(ProcessCluster cluster, int count) {
+		List<Tracked> clients = new ArrayList<>();
+		for (int i = 0; i < count; i++) {
+			clients.add(new Tracked(McpClients.streamable(cluster.frontDoor()), cluster));
+		}
+		return clients;
 	}
 
 	/**
