@@ -331,6 +331,13 @@ public class McpAffinityProperties {
 		private Duration responseTimeout = Duration.ofSeconds(60);
 
 		/**
+		 * Whether, on WebFlux, a request for a session owned elsewhere is forwarded ahead of the application's own web
+		 * filters (which the owner runs on it, security included), where a forward costs least; false forwards it
+		 * after them, from the MCP router's filter, as the servlet stack does.
+		 */
+		private boolean beforeApplicationFilters = true;
+
+		/**
 		 * Regular expression of client addresses the X-Forwarded-* headers filter treats as trusted proxies; requests
 		 * from other addresses are forwarded without X-Forwarded-* added. Defaults to the gateway's
 		 * spring.cloud.gateway.server.webflux.trusted-proxies, else every address.
@@ -380,6 +387,14 @@ public class McpAffinityProperties {
 
 		public void setSignatureMaxAge(Duration signatureMaxAge) {
 			this.signatureMaxAge = signatureMaxAge;
+		}
+
+		public boolean isBeforeApplicationFilters() {
+			return this.beforeApplicationFilters;
+		}
+
+		public void setBeforeApplicationFilters(boolean beforeApplicationFilters) {
+			this.beforeApplicationFilters = beforeApplicationFilters;
 		}
 
 		public boolean isRequireSecret() {

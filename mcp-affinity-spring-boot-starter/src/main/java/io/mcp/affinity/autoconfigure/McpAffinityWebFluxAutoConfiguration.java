@@ -7,6 +7,7 @@ import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.web.ForwardSignature;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
+import io.mcp.affinity.web.SessionForwardingWebFilter;
 import io.mcp.affinity.web.SessionRouting;
 import io.micrometer.observation.ObservationRegistry;
 import org.springframework.beans.factory.ListableBeanFactory;
@@ -122,6 +123,13 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	@ConditionalOnMissingBean
 	McpSessionAffinity mcpSessionAffinity(SessionRouting mcpAffinitySessionRouting, OwnerForwarder ownerForwarder) {
 		return new McpSessionAffinity(mcpAffinitySessionRouting, ownerForwarder);
+	}
+
+	@Bean
+	@ConditionalOnMissingBean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.before-application-filters", matchIfMissing = true)
+	SessionForwardingWebFilter mcpSessionForwardingWebFilter(McpSessionAffinity mcpSessionAffinity) {
+		return new SessionForwardingWebFilter(mcpSessionAffinity);
 	}
 
 	@Bean

@@ -5,6 +5,7 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -64,18 +65,47 @@ public final class ForwardedHeaderRules {
 	 */
 	public HttpHeaders request(HttpHeaders input, @Nullable InetSocketAddress client, URI uri, @Nullable Marks marks,
 			boolean dropHost) {
+		HttpHeaders filtered = new HttpHeaders();
+		request(input, client, uri, marks, dropHost, filtered::add);
+		return filtered;
+	}
+
+	/**
+	 * The headers of a forwarded request, written one value at a time into the client's own headers: no copy between.
+	 * @param input the client's request headers
+	 * @param client the client's address, if known
+	 * @param uri the request's URI as the client sent it
+	 * @param marks what marks the request as a forward from this instance, or {@code null}
+	 * @param dropHost whether to drop {@code Host} too (for a client that sets it from the target itself)
+	 * @param output receives each header name and value to send to the owner
+	 */
+	public void request(HttpHeaders input, @Nullable InetSocketAddress client, URI uri, @Nullable Marks marks,
+			boolean dropHost, BiConsumer<String, String> output) {
+		List<String> connectionOptions = input.getConnection();
 		boolean dropContentLength = isChunked(input.getFirst(HttpHeaders.TRANSFER_ENCODING));
-		HttpHeaders filtered = copy(input, (name) -> (dropContentLength
-				&& name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH)) || isMark(name)
-				|| (dropHost && name.equalsIgnoreCase(HttpHeaders.HOST)));
-		addForwardedHeaders(filtered, client, uri);
-		if (marks != null) {
-			filtered.set(McpHttpHeaders.FORWARDED_BY, marks.forwardedBy());
-			if (marks.signature() != null) {
-				filtered.set(McpHttpHeaders.SIGNATURE, marks.signature());
+		// An untrusted client's own X-Forwarded-* are passed on as they came, none added: the gateway's rule.
+		boolean extendForwarded = client == null || isTrusted(client.getHostString());
+		for (Map.Entry<String, List<String>> header : input.headerSet()) {
+			String name = header.getKey();
+			if (isHopByHop(name, connectionOptions) || isMark(name)
+					|| (dropContentLength && name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH))
+					|| (dropHost && name.equalsIgnoreCase(HttpHeaders.HOST))
+					|| (extendForwarded && isForwardedHeader(name))) {
+				continue;
+			}
+			for (String value : header.getValue()) {
+				output.accept(name, value);
 			}
 		}
-		return filtered;
+		if (extendForwarded) {
+			addForwardedHeaders(input, client, uri, output);
+		}
+		if (marks != null) {
+			output.accept(McpHttpHeaders.FORWARDED_BY, marks.forwardedBy());
+			if (marks.signature() != null) {
+				output.accept(McpHttpHeaders.SIGNATURE, marks.signature());
+			}
+		}
 	}
 
 	/**
@@ -84,48 +114,65 @@ public final class ForwardedHeaderRules {
 	 * @return the headers to relay
 	 */
 	public static HttpHeaders response(HttpHeaders input) {
-		return copy(input, (name) -> false);
-	}
-
-	private static HttpHeaders copy(HttpHeaders input, Predicate<String> alsoDropped) {
 		List<String> connectionOptions = input.getConnection();
 		HttpHeaders filtered = new HttpHeaders();
 		for (Map.Entry<String, List<String>> header : input.headerSet()) {
-			String name = header.getKey();
-			if (isHopByHop(name, connectionOptions) || alsoDropped.test(name)) {
-				continue;
+			if (!isHopByHop(header.getKey(), connectionOptions)) {
+				filtered.addAll(header.getKey(), header.getValue());
 			}
-			filtered.addAll(name, header.getValue());
 		}
 		return filtered;
+	}
+
+	/**
+	 * Whether a header stops at this hop: a hop-by-hop header, or one the message's {@code Connection} header names.
+	 * @param name the header name
+	 * @param connectionOptions the values of the message's {@code Connection} header
+	 * @return whether to drop it
+	 */
+	public static boolean isHopByHop(String name, List<String> connectionOptions) {
+		for (String hopByHop : HOP_BY_HOP) {
+			if (hopByHop.equalsIgnoreCase(name)) {
+				return true;
+			}
+		}
+		for (String option : connectionOptions) {
+			if (option.trim().equalsIgnoreCase(name)) {
+				return true;
+			}
+		}
+		return false;
 	}
 
 	private static boolean isMark(String name) {
 		return name.equalsIgnoreCase(McpHttpHeaders.FORWARDED_BY) || name.equalsIgnoreCase(McpHttpHeaders.SIGNATURE);
 	}
 
-	private void addForwardedHeaders(HttpHeaders headers, @Nullable InetSocketAddress remote, URI uri) {
+	private static boolean isForwardedHeader(String name) {
+		return name.equalsIgnoreCase(X_FORWARDED_FOR) || name.equalsIgnoreCase(X_FORWARDED_PROTO)
+				|| name.equalsIgnoreCase(X_FORWARDED_HOST) || name.equalsIgnoreCase(X_FORWARDED_PORT);
+	}
+
+	private void addForwardedHeaders(HttpHeaders input, @Nullable InetSocketAddress remote, URI uri,
+			BiConsumer<String, String> output) {
 		String client = (remote != null && remote.getAddress() != null) ? remote.getHostString() : null;
-		if (remote != null && !isTrusted(remote.getHostString())) {
-			// An untrusted client's own X-Forwarded-* are passed on as they came, none added: the gateway's rule.
-			return;
-		}
 		String scheme = uri.getScheme();
 		int port = (uri.getPort() >= 0) ? uri.getPort() : ("https".equals(scheme) ? 443 : 80);
 		boolean defaultPort = uri.getPort() < 0 || ("http".equals(scheme) && port == 80)
 				|| ("https".equals(scheme) && port == 443);
-		append(headers, X_FORWARDED_FOR, client, true);
-		append(headers, X_FORWARDED_PROTO, scheme, false);
-		append(headers, X_FORWARDED_PORT, String.valueOf(port), false);
-		append(headers, X_FORWARDED_HOST, defaultPort ? uri.getHost() : uri.getHost() + ":" + port, false);
+		append(input, X_FORWARDED_FOR, client, true, output);
+		append(input, X_FORWARDED_PROTO, scheme, false, output);
+		append(input, X_FORWARDED_PORT, String.valueOf(port), false, output);
+		append(input, X_FORWARDED_HOST, defaultPort ? uri.getHost() : uri.getHost() + ":" + port, false, output);
 	}
 
-	/** Appends a value to a list header, kept as one comma-separated value; addresses only if trusted. */
-	private void append(HttpHeaders headers, String name, @Nullable String value, boolean addresses) {
-		List<String> earlier = headers.get(name);
+	/** Appends a value to a list header, kept as one comma-separated value; earlier addresses only if trusted. */
+	private void append(HttpHeaders input, String name, @Nullable String value, boolean addresses,
+			BiConsumer<String, String> output) {
+		List<String> earlier = input.get(name);
 		if (earlier == null || earlier.isEmpty()) {
 			if (value != null) {
-				headers.set(name, value);
+				output.accept(name, value);
 			}
 			return;
 		}
@@ -138,25 +185,13 @@ public final class ForwardedHeaderRules {
 		if (value != null) {
 			values.add(value);
 		}
-		headers.set(name, String.join(",", values));
+		if (!values.isEmpty()) {
+			output.accept(name, String.join(",", values));
+		}
 	}
 
 	private boolean isTrusted(String address) {
 		return this.trustedProxies == null || this.trustedProxies.test(address);
-	}
-
-	private static boolean isHopByHop(String name, List<String> connectionOptions) {
-		for (String hopByHop : HOP_BY_HOP) {
-			if (hopByHop.equalsIgnoreCase(name)) {
-				return true;
-			}
-		}
-		for (String option : connectionOptions) {
-			if (option.trim().equalsIgnoreCase(name)) {
-				return true;
-			}
-		}
-		return false;
 	}
 
 	private static boolean isChunked(@Nullable String transferEncoding) {

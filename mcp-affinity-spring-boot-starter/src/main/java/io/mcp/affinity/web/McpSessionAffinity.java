@@ -4,18 +4,18 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.time.Duration;
-import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.web.SessionRouting.Forward;
 import io.mcp.affinity.web.SessionRouting.ForwardFailure;
 import io.mcp.affinity.web.SessionRouting.Local;
+import io.mcp.affinity.web.SessionRouting.Owned;
 import io.mcp.affinity.web.SessionRouting.Refused;
 import io.mcp.affinity.web.SessionRouting.Route;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
-import io.netty.channel.EventLoop;
 import org.jspecify.annotations.Nullable;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
@@ -30,12 +30,11 @@ import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.server.ServerWebExchange;
+import org.springframework.web.server.WebFilterChain;
 import org.springframework.web.util.UriComponentsBuilder;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
-import reactor.core.scheduler.Schedulers;
-import reactor.netty.Connection;
 
 /**
  * Session affinity for a WebFlux MCP router: every request that carries a session reaches the instance that owns it.
@@ -47,12 +46,17 @@ import reactor.netty.Connection;
  */
 public final class McpSessionAffinity implements HandlerFilterFunction<ServerResponse, ServerResponse> {
 
-	// One timer per event loop (a handful per application), created on first use and forgotten when its loop ends.
-	// Never disposed here: disposing one would shut its event loop down.
-	private static final Map<EventLoop, Scheduler> EVENT_LOOP_TIMERS = new ConcurrentHashMap<>();
-
 	// Set on an exchange once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
 	private static final String FILTERED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".filtered";
+
+	// The route decided before the application's filters ran, for the router filter to finish.
+	private static final String DECIDED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".decided";
+
+	// Enough for any MCP router (Spring AI's have one to three paths); past it, nothing more is remembered.
+	private static final int MAX_ENDPOINTS = 32;
+
+	// The methods and paths this router has served: requests for them are forwarded before the application's filters.
+	private final Set<String> endpoints = ConcurrentHashMap.newKeySet();
 
 	private final SessionRouting routing;
 
@@ -84,28 +88,73 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
-		if (request.method() == HttpMethod.GET) {
+		remember(request.method(), request.path());
+		ServerWebExchange guarded = withGuardedBody(request.exchange());
+		if (guarded == request.exchange()) {
 			return dispatch(request, next);
 		}
-		Duration timeout = this.routing.getBodyTimeout();
-		// A declared length is checked before anything is read (by the routing); a body of undeclared length
-		// (chunked) is counted as it streams.
-		long limit = request.headers().contentLength().isPresent() ? Long.MAX_VALUE : this.routing.getMaxBodySize();
-		if (timeout == null && limit == Long.MAX_VALUE) {
-			return dispatch(request, next);
-		}
-		return dispatch(withGuardedBody(request, timeout, limit), next).onErrorResume(
+		return dispatch(ServerRequest.create(guarded, request.messageReaders()), next).onErrorResume(
 				(ex) -> this.routing.bodyRefused(ex) != null,
 				(ex) -> response(Objects.requireNonNull(this.routing.bodyRefused(ex))));
 	}
 
-	// The same request, but a body that must keep coming (a pause longer than the timeout ends it with an error) and
-	// must not exceed the limit (a part that goes past it ends it with an error, before any reader holds it). The
-	// rebuilt request keeps the application's message readers, and its exchange (which a forward relays) everything
-	// else of the original, the client's address included.
-	private static ServerRequest withGuardedBody(ServerRequest request, @Nullable Duration timeout, long limit) {
-		ServerWebExchange exchange = request.exchange();
-		Scheduler timer = (timeout != null) ? timerFor(exchange.getRequest()) : null;
+	/**
+	 * Forwards a request for a session another instance owns before the application's own filters run (the owner runs
+	 * them, security included, on the forwarded request); every other request continues down the filter chain, with
+	 * what was decided for it kept for the router filter. Only requests for a method and path the MCP router has
+	 * served are looked at: the first request of each takes the router's path.
+	 * @param exchange the exchange, as the web handler received it
+	 * @param chain the application's filters, then its handlers
+	 * @return completion of the forward, or of the chain
+	 */
+	Mono<Void> forwardBeforeFilters(ServerWebExchange exchange, WebFilterChain chain) {
+		ServerHttpRequest request = exchange.getRequest();
+		if (!this.endpoints.contains(endpoint(request.getMethod(), request.getPath().value()))) {
+			return chain.filter(exchange);
+		}
+		String header = request.getHeaders().getFirst(McpHttpHeaders.SESSION_ID);
+		String parameter = (request.getURI().getRawQuery() != null)
+				? request.getQueryParams().getFirst(McpHttpHeaders.LEGACY_SESSION_PARAMETER) : null;
+		if (header == null && parameter == null) {
+			return chain.filter(exchange);
+		}
+		SessionRouting.Request read = new SessionRouting.Request(request.getMethod(), request.getHeaders()::getFirst,
+				parameter, request.getHeaders().getContentLength(), request.getURI(), Mono.empty());
+		return this.routing.decide(read).flatMap((route) -> {
+			if (route instanceof Forward forward) {
+				return relay(withGuardedBody(exchange), forward);
+			}
+			exchange.getAttributes().put(DECIDED_ATTRIBUTE, route);
+			return chain.filter(exchange);
+		});
+	}
+
+	private void remember(HttpMethod method, String path) {
+		if (this.endpoints.size() < MAX_ENDPOINTS) {
+			this.endpoints.add(endpoint(method, path));
+		}
+	}
+
+	private static String endpoint(HttpMethod method, String path) {
+		return method.name() + " " + path;
+	}
+
+	// The same exchange, but a request body that must keep coming (a pause longer than the timeout ends it with an
+	// error) and must not exceed the limit (a part that goes past it ends it with an error, before any reader holds
+	// it). A declared length is checked before anything is read (by the routing); a body of undeclared length
+	// (chunked) is counted as it streams. The rebuilt exchange keeps everything else of the original, the client's
+	// address included.
+	private ServerWebExchange withGuardedBody(ServerWebExchange exchange) {
+		if (exchange.getRequest().getMethod() == HttpMethod.GET) {
+			return exchange;
+		}
+		Duration timeout = this.routing.getBodyTimeout();
+		long limit = (exchange.getRequest().getHeaders().getContentLength() >= 0) ? Long.MAX_VALUE
+				: this.routing.getMaxBodySize();
+		if (timeout == null && limit == Long.MAX_VALUE) {
+			return exchange;
+		}
+		Scheduler timer = (timeout != null) ? EventLoopTimers.of(exchange.getRequest()) : null;
 		ServerHttpRequest guarded = new ServerHttpRequestDecorator(exchange.getRequest()) {
 
 			@Override
@@ -119,7 +168,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			}
 
 		};
-		return ServerRequest.create(exchange.mutate().request(guarded).build(), request.messageReaders());
+		return exchange.mutate().request(guarded).build();
 	}
 
 	private static Flux<DataBuffer> limited(Flux<DataBuffer> parts, long limit) {
@@ -134,25 +183,22 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		});
 	}
 
-	// The timer of a request's body: its connection's own event loop, where the body arrives, so arming and
-	// cancelling it costs no hand-over to another thread (with Reactor's shared timer, those wake-ups were most of
-	// the local path's overhead in the benchmark's profile).
-	private static Scheduler timerFor(ServerHttpRequest request) {
-		Object nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
-		if (nativeRequest instanceof Connection connection) {
-			return EVENT_LOOP_TIMERS.computeIfAbsent(connection.channel().eventLoop(), (eventLoop) -> {
-				eventLoop.terminationFuture().addListener((terminated) -> EVENT_LOOP_TIMERS.remove(eventLoop));
-				return Schedulers.fromExecutorService(eventLoop, "mcp-affinity-body-timeout");
-			});
-		}
-		return Schedulers.parallel();
-	}
-
 	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next) {
 		SessionRouting.Request read = new SessionRouting.Request(request.method(), request.headers()::firstHeader,
 				request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null),
 				request.headers().contentLength().orElse(-1), request.uri(), principal(request));
-		return this.routing.route(read).flatMap((route) -> handle(request, next, route));
+		Object decided = request.attributes().remove(DECIDED_ATTRIBUTE);
+		Mono<Route> route;
+		if (decided instanceof Owned owned) {
+			route = this.routing.admit(owned, principal(request));
+		}
+		else if (decided instanceof Route early) {
+			route = Mono.just(early);
+		}
+		else {
+			route = this.routing.route(read);
+		}
+		return route.flatMap((routed) -> handle(request, next, routed));
 	}
 
 	private Mono<ServerResponse> handle(ServerRequest request, HandlerFunction<ServerResponse> next, Route route) {

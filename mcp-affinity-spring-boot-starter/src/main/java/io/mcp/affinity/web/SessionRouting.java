@@ -134,9 +134,20 @@ public final class SessionRouting {
 	/**
 	 * Decides where a request goes.
 	 * @param request the request as the adapter reads it
-	 * @return the route; never an error (a store that cannot answer is a {@link Refused} 503)
+	 * @return the route, never {@link Owned}; never an error (a store that cannot answer is a {@link Refused} 503)
 	 */
 	public Mono<Route> route(Request request) {
+		return decide(request)
+			.flatMap((route) -> (route instanceof Owned owned) ? admit(owned, request.principal()) : Mono.just(route));
+	}
+
+	/**
+	 * Decides where a request goes as far as can be known before the application's own filters have run: a session
+	 * owned here is {@link Owned}, for {@link #admit} to check against the request's principal once it is known.
+	 * @param request the request as the adapter reads it (its principal is not read)
+	 * @return the route; never an error (a store that cannot answer is a {@link Refused} 503)
+	 */
+	public Mono<Route> decide(Request request) {
 		if (request.contentLength() > this.maxBodySize) {
 			return Mono.just(refuse(Decision.INVALID, JsonRpcErrors.BODY_TOO_LARGE));
 		}
@@ -173,14 +184,7 @@ public final class SessionRouting {
 
 	private Mono<Route> route(Request request, SessionId sessionId, boolean forwarded, OwnerResolution resolution) {
 		return switch (resolution.kind()) {
-			case LOCAL -> fromBoundPrincipal(request, sessionId).map((allowed) -> {
-				if (!allowed) {
-					logger.debug("SessionPrincipalMismatch session={}", sessionId);
-					return refuse(Decision.NOT_FOUND, JsonRpcErrors.SESSION_NOT_FOUND);
-				}
-				this.observer.routed(Decision.LOCAL);
-				return new Local(sessionId);
-			});
+			case LOCAL -> Mono.just(new Owned(sessionId));
 			case REMOTE -> {
 				if (forwarded) {
 					// Already forwarded once, and we do not own it either: the instances disagree. Stop here.
@@ -204,14 +208,27 @@ public final class SessionRouting {
 		return new Refused(answer);
 	}
 
-	// Whether the request comes from the principal its session is bound to (or the session is bound to nobody).
-	private Mono<Boolean> fromBoundPrincipal(Request request, SessionId sessionId) {
+	/**
+	 * Lets a request for a session owned here reach the local handler if it comes from the principal the session is
+	 * bound to (or the session is bound to nobody); otherwise it gets 404, as if the session did not exist.
+	 * @param owned the decision
+	 * @param principal the request's principal, once the application's filters have authenticated it
+	 * @return {@link Local} or a {@link Refused} 404
+	 */
+	public Mono<Route> admit(Owned owned, Mono<Principal> principal) {
+		SessionId sessionId = owned.sessionId();
 		Cache<String, String> bindings = this.principals;
 		String bound = (bindings != null) ? bindings.getIfPresent(sessionId.value()) : null;
-		if (bound == null) {
-			return Mono.just(true);
-		}
-		return request.principal().map((principal) -> bound.equals(principal.getName())).defaultIfEmpty(false);
+		Mono<Boolean> allowed = (bound != null)
+				? principal.map((found) -> bound.equals(found.getName())).defaultIfEmpty(false) : Mono.just(true);
+		return allowed.map((admitted) -> {
+			if (!admitted) {
+				logger.debug("SessionPrincipalMismatch session={}", sessionId);
+				return refuse(Decision.NOT_FOUND, JsonRpcErrors.SESSION_NOT_FOUND);
+			}
+			this.observer.routed(Decision.LOCAL);
+			return new Local(sessionId);
+		});
 	}
 
 	/**
@@ -372,7 +389,7 @@ public final class SessionRouting {
 	}
 
 	/** Where a request goes. */
-	public sealed interface Route permits Sessionless, Local, Forward, Refused {
+	public sealed interface Route permits Sessionless, Owned, Local, Forward, Refused {
 
 	}
 
@@ -381,6 +398,15 @@ public final class SessionRouting {
 
 		/** The one instance. */
 		INSTANCE
+
+	}
+
+	/**
+	 * Owned here, but not yet checked against the request's principal: {@link #admit} makes it {@link Local} or a 404.
+	 * Only {@link #decide} answers this.
+	 * @param sessionId the session, as the client named it
+	 */
+	public record Owned(SessionId sessionId) implements Route {
 
 	}
 

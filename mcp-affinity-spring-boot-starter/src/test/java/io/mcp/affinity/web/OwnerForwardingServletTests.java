@@ -2,6 +2,10 @@ package io.mcp.affinity.web;
 
 import java.io.IOException;
 
+import jakarta.servlet.Filter;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
@@ -21,6 +25,12 @@ class OwnerForwardingServletTests extends OwnerForwardingTests {
 	@Override
 	protected SpringApplicationBuilder instance() {
 		return new SpringApplicationBuilder(ServletInstanceConfiguration.class).web(WebApplicationType.SERVLET);
+	}
+
+	@Override
+	protected boolean forwardsBeforeApplicationFilters() {
+		// On the servlet stack the forward is made by the router filter, after the application's servlet filters.
+		return false;
 	}
 
 	@Configuration(proxyBeanMethods = false)
@@ -52,6 +62,18 @@ class OwnerForwardingServletTests extends OwnerForwardingTests {
 				}))
 				.DELETE("/mcp", (request) -> ServerResponse.ok().build())
 				.build();
+		}
+
+		// The application's own filter, as Spring Security's would be: it turns away requests whose gate is closed.
+		@Bean
+		Filter gateFilter() {
+			return (request, response, chain) -> {
+				if ("closed".equals(((HttpServletRequest) request).getHeader(GATE))) {
+					((HttpServletResponse) response).setStatus(HttpServletResponse.SC_UNAUTHORIZED);
+					return;
+				}
+				chain.doFilter(request, response);
+			};
 		}
 
 	}

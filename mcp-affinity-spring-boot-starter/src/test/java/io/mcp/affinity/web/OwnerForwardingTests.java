@@ -35,6 +35,7 @@ import org.springframework.http.codec.ServerSentEvent;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerResponse;
+import org.springframework.web.server.WebFilter;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
@@ -66,6 +67,9 @@ class OwnerForwardingTests {
 			+ "org.springframework.boot.security.autoconfigure.web.servlet.SecurityFilterAutoConfiguration,"
 			+ "org.springframework.boot.security.autoconfigure.web.servlet.ServletWebSecurityAutoConfiguration,"
 			+ "org.springframework.boot.security.autoconfigure.actuate.web.servlet.ManagementWebSecurityAutoConfiguration";
+
+	// A header the application's own filter (below) answers with 401 when it says "closed".
+	static final String GATE = "X-Test-Gate";
 
 	private final ForwardSignature signature = new ForwardSignature(SECRET, null, Duration.ofSeconds(30),
 			Clock.systemUTC());
@@ -102,6 +106,14 @@ class OwnerForwardingTests {
 	 */
 	protected SpringApplicationBuilder instance() {
 		return new SpringApplicationBuilder(InstanceConfiguration.class).web(WebApplicationType.REACTIVE);
+	}
+
+	/**
+	 * Whether this stack forwards a request before the application's own filters run (the owner runs them instead).
+	 * @return {@code true} on WebFlux
+	 */
+	protected boolean forwardsBeforeApplicationFilters() {
+		return true;
 	}
 
 	@AfterEach
@@ -218,6 +230,47 @@ class OwnerForwardingTests {
 		assertThat(forwarded).as("traceparent at the owner").isNotNull().startsWith("00-" + traceId + "-");
 		// A span of this instance in between: same trace, another parent.
 		assertThat(forwarded).isNotEqualTo(incoming);
+	}
+
+	@Test
+	void theForwardTakesItsChosenPlaceRelativeToTheApplicationsOwnFilters() {
+		// A local request meets the application's filter (it also teaches the instance its MCP endpoint).
+		String local = createLocalSession();
+		assertThat(post(local, Map.of(GATE, "closed")).status()).isEqualTo(401);
+		assertThat(post(local, Map.of()).status()).isEqualTo(200);
+
+		Response forwarded = post(ownedRemotely(), Map.of(GATE, "closed"));
+
+		if (forwardsBeforeApplicationFilters()) {
+			// Forwarded ahead of this instance's filters: the owner runs its own on the forward.
+			assertThat(forwarded.status()).isEqualTo(200);
+			assertThat(this.owner.received).hasSize(1);
+			assertThat(this.owner.received.get(0).headers().get(GATE)).isEqualTo("closed");
+		}
+		else {
+			assertThat(forwarded.status()).isEqualTo(401);
+			assertThat(this.owner.received).isEmpty();
+		}
+	}
+
+	@Test
+	void aSessionHeaderOnAPathOutsideTheMcpRouterIsNeverForwarded() {
+		createLocalSession();
+		String session = ownedRemotely();
+
+		Response elsewhere = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
+			.post()
+			.uri("/elsewhere")
+			.send(Mono.empty())
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block(Duration.ofSeconds(10));
+
+		assertThat(elsewhere.status()).isEqualTo(404);
+		assertThat(this.owner.received).isEmpty();
+		// The same session on the MCP endpoint is forwarded.
+		assertThat(post(session, Map.of()).status()).isEqualTo(200);
+		assertThat(this.owner.received).hasSize(1);
 	}
 
 	@Test
@@ -607,6 +660,18 @@ class OwnerForwardingTests {
 						.build()), ServerSentEvent.class))
 				.DELETE("/mcp", (request) -> ServerResponse.ok().build())
 				.build();
+		}
+
+		// The application's own filter, as Spring Security's would be: it turns away requests whose gate is closed.
+		@Bean
+		WebFilter gateFilter() {
+			return (exchange, chain) -> {
+				if ("closed".equals(exchange.getRequest().getHeaders().getFirst(GATE))) {
+					exchange.getResponse().setStatusCode(org.springframework.http.HttpStatus.UNAUTHORIZED);
+					return exchange.getResponse().setComplete();
+				}
+				return chain.filter(exchange);
+			};
 		}
 
 	}

@@ -1,9 +1,11 @@
 package io.mcp.affinity.web;
 
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 
+import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.Test;
-import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter.Type;
 import org.springframework.http.HttpHeaders;
 import org.springframework.mock.http.server.reactive.MockServerHttpRequest;
 import org.springframework.mock.web.server.MockServerWebExchange;
@@ -13,9 +15,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The header rules of a forward, one request at a time (the forwarding tests cover them end to end).
  */
-class ForwardingHeadersFilterTests {
+class ForwardedHeaderRulesTests {
 
-	private final ForwardingHeadersFilter requests = ForwardingHeadersFilter.forRequests(".*");
+	private final ForwardedHeaderRules rules = new ForwardedHeaderRules(".*");
 
 	@Test
 	void dropsHopByHopHeadersAndThoseTheConnectionHeaderNames() {
@@ -30,7 +32,7 @@ class ForwardingHeadersFilterTests {
 			.header("Mcp-Session-Id", "abc")
 			.header("MCP-Protocol-Version", "2025-06-18"));
 
-		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+		HttpHeaders filtered = request(this.rules, exchange, null);
 
 		assertThat(filtered.headerNames()).doesNotContain("Connection", "Keep-Alive", "x-private",
 				"proxy-authorization", "TE", "Upgrade");
@@ -46,7 +48,7 @@ class ForwardingHeadersFilterTests {
 			.header("X-Forwarded-For", "203.0.113.9")
 			.header("X-Forwarded-Proto", "https"));
 
-		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+		HttpHeaders filtered = request(this.rules, exchange, null);
 
 		assertThat(filtered.get("X-Forwarded-For")).containsExactly("203.0.113.9,10.0.0.7");
 		assertThat(filtered.get("X-Forwarded-Proto")).containsExactly("https,https");
@@ -56,12 +58,12 @@ class ForwardingHeadersFilterTests {
 
 	@Test
 	void addsNoXForwardedHeadersForAnUntrustedClient() {
-		ForwardingHeadersFilter filter = ForwardingHeadersFilter.forRequests("10\\..*");
+		ForwardedHeaderRules untrusting = new ForwardedHeaderRules("10\\..*");
 		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
 			.remoteAddress(new InetSocketAddress("198.51.100.4", 51000))
 			.header("X-Forwarded-For", "203.0.113.9"));
 
-		HttpHeaders filtered = filter.filter(exchange.getRequest().getHeaders(), exchange);
+		HttpHeaders filtered = request(untrusting, exchange, null);
 
 		assertThat(filtered.get("X-Forwarded-For")).containsExactly("203.0.113.9");
 		assertThat(filtered.headerNames()).doesNotContain("X-Forwarded-Proto", "X-Forwarded-Host");
@@ -72,10 +74,8 @@ class ForwardingHeadersFilterTests {
 		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
 			.header(McpHttpHeaders.FORWARDED_BY, "spoofed")
 			.header(McpHttpHeaders.SIGNATURE, "t=1,s=spoofed"));
-		exchange.getAttributes()
-			.put(ForwardingHeadersFilter.MARKS_ATTRIBUTE, new ForwardedHeaderRules.Marks("epoch-1", null));
 
-		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+		HttpHeaders filtered = request(this.rules, exchange, new ForwardedHeaderRules.Marks("epoch-1", null));
 
 		assertThat(filtered.get(McpHttpHeaders.FORWARDED_BY)).containsExactly("epoch-1");
 		assertThat(filtered.headerNames()).doesNotContain(McpHttpHeaders.SIGNATURE);
@@ -87,27 +87,43 @@ class ForwardingHeadersFilterTests {
 			.header("Transfer-Encoding", "chunked")
 			.header("Content-Length", "12"));
 
-		HttpHeaders filtered = this.requests.filter(exchange.getRequest().getHeaders(), exchange);
+		HttpHeaders filtered = request(this.rules, exchange, null);
 
 		assertThat(filtered.headerNames()).doesNotContain("Transfer-Encoding", "Content-Length");
 	}
 
 	@Test
 	void responsesLoseOnlyHopByHopHeaders() {
-		ForwardingHeadersFilter responses = ForwardingHeadersFilter.forResponses();
-		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp"));
 		HttpHeaders owner = new HttpHeaders();
 		owner.add("Transfer-Encoding", "chunked");
 		owner.add("Connection", "keep-alive");
 		owner.add("Content-Type", "text/event-stream");
 		owner.add("Mcp-Session-Id", "abc");
 
-		HttpHeaders filtered = responses.filter(owner, exchange);
+		HttpHeaders filtered = ForwardedHeaderRules.response(owner);
 
-		assertThat(responses.supports(Type.RESPONSE)).isTrue();
-		assertThat(responses.supports(Type.REQUEST)).isFalse();
 		assertThat(filtered.headerNames()).containsExactlyInAnyOrder("Content-Type", "Mcp-Session-Id");
 		assertThat(filtered.headerNames()).doesNotContain("X-Forwarded-For");
+	}
+
+	private static HttpHeaders request(ForwardedHeaderRules rules, MockServerWebExchange exchange,
+			ForwardedHeaderRules.@Nullable Marks marks) {
+		return rules.request(exchange.getRequest().getHeaders(), exchange.getRequest().getRemoteAddress(),
+				exchange.getRequest().getURI(), marks, false);
+	}
+
+	@Test
+	void theHostIsDroppedForAClientThatSetsItFromTheTarget() {
+		MockServerWebExchange exchange = exchange(MockServerHttpRequest.post("http://mcp.example/mcp")
+			.header("Host", "mcp.example")
+			.header("User-Agent", "client/1"));
+		List<String> written = new ArrayList<>();
+
+		this.rules.request(exchange.getRequest().getHeaders(), null, exchange.getRequest().getURI(), null, true,
+				(name, value) -> written.add(name + ": " + value));
+
+		assertThat(written).contains("User-Agent: client/1", "X-Forwarded-Host: mcp.example")
+			.noneMatch((header) -> header.startsWith("Host:"));
 	}
 
 	private static MockServerWebExchange exchange(MockServerHttpRequest.BaseBuilder<?> request) {
