@@ -4,8 +4,8 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 import io.mcp.affinity.core.SessionId;
@@ -24,14 +24,17 @@ import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.http.server.reactive.observation.ServerRequestObservationContext;
 import org.springframework.web.reactive.function.server.HandlerFilterFunction;
 import org.springframework.web.reactive.function.server.HandlerFunction;
 import org.springframework.web.reactive.function.server.RouterFunction;
+import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerRequest;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.web.server.WebFilterChain;
 import org.springframework.web.util.UriComponentsBuilder;
+import org.springframework.web.util.pattern.PathPattern;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.core.scheduler.Scheduler;
@@ -55,8 +58,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	// Enough for any MCP router (Spring AI's have one to three paths); past it, nothing more is remembered.
 	private static final int MAX_ENDPOINTS = 32;
 
-	// The methods and paths this router has served: requests for them are forwarded before the application's filters.
-	private final Set<String> endpoints = ConcurrentHashMap.newKeySet();
+	// The methods and paths this router has served, with the pattern each matched: requests for them are forwarded
+	// before the application's filters, and observed under that pattern as the router would have.
+	private final Map<String, String> endpoints = new ConcurrentHashMap<>();
 
 	private final SessionRouting routing;
 
@@ -88,7 +92,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
-		remember(request.method(), request.path());
+		remember(request);
 		ServerWebExchange guarded = withGuardedBody(request.exchange());
 		if (guarded == request.exchange()) {
 			return dispatch(request, next);
@@ -109,7 +113,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	 */
 	Mono<Void> forwardBeforeFilters(ServerWebExchange exchange, WebFilterChain chain) {
 		ServerHttpRequest request = exchange.getRequest();
-		if (!this.endpoints.contains(endpoint(request.getMethod(), request.getPath().value()))) {
+		String pattern = this.endpoints
+			.get(endpoint(request.getMethod(), request.getPath().pathWithinApplication().value()));
+		if (pattern == null) {
 			return chain.filter(exchange);
 		}
 		String header = request.getHeaders().getFirst(McpHttpHeaders.SESSION_ID);
@@ -122,6 +128,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 				parameter, request.getHeaders().getContentLength(), request.getURI(), Mono.empty());
 		return this.routing.decide(read).flatMap((route) -> {
 			if (route instanceof Forward forward) {
+				ServerRequestObservationContext.findCurrent(exchange.getAttributes())
+					.ifPresent((observation) -> observation.setPathPattern(pattern));
 				return relay(withGuardedBody(exchange), forward);
 			}
 			exchange.getAttributes().put(DECIDED_ATTRIBUTE, route);
@@ -129,9 +137,12 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		});
 	}
 
-	private void remember(HttpMethod method, String path) {
+	private void remember(ServerRequest request) {
 		if (this.endpoints.size() < MAX_ENDPOINTS) {
-			this.endpoints.add(endpoint(method, path));
+			Object matched = request.attributes().get(RouterFunctions.MATCHING_PATTERN_ATTRIBUTE);
+			String pattern = (matched instanceof PathPattern pathPattern) ? pathPattern.getPatternString()
+					: request.path();
+			this.endpoints.putIfAbsent(endpoint(request.method(), request.path()), pattern);
 		}
 	}
 

@@ -19,6 +19,8 @@ import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.web.RecordingOwner.Received;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
 import io.netty.handler.codec.http.HttpHeaders;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -251,6 +253,23 @@ class OwnerForwardingTests {
 			assertThat(forwarded.status()).isEqualTo(401);
 			assertThat(this.owner.received).isEmpty();
 		}
+	}
+
+	@Test
+	void aForwardIsObservedUnderItsMcpEndpointLikeALocalRequest() throws InterruptedException {
+		createLocalSession();
+		assertThat(post(ownedRemotely(), Map.of()).status()).isEqualTo(200);
+
+		MeterRegistry meters = this.instance.getBean(MeterRegistry.class);
+		long observed = 0;
+		// The server observation stops as the response completes, a moment after the client has it.
+		for (int i = 0; i < 50 && observed < 2; i++) {
+			observed = meters.find("http.server.requests").tag("method", "POST").tag("uri", "/mcp").timers().stream()
+				.mapToLong(Timer::count)
+				.sum();
+			Thread.sleep(100);
+		}
+		assertThat(observed).as("POST /mcp observations: the local one and the forward").isEqualTo(2);
 	}
 
 	@Test
