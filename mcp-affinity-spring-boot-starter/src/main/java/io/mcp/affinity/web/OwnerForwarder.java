@@ -35,14 +35,15 @@ import reactor.netty.http.client.HttpClientResponse;
 
 /**
  * Forwards an exchange to the instance that owns its session, on the pooled Reactor Netty client the gateway's
- * {@code HttpClientFactory} builds from its {@code httpclient} properties. Nothing is buffered: the request body streams
- * to the owner as it arrives, each part passed on as the buffer it came in, and an SSE (or NDJSON) response streams
- * back event by event, flushed as it comes. When the client goes away, the upstream connection is closed.
+ * {@code HttpClientFactory} builds from its {@code httpclient} properties. Nothing is buffered: the request body
+ * streams to the owner as it arrives, each part passed on as the buffer it came in, and an SSE (or NDJSON) response
+ * streams back event by event, flushed as it comes. When the client goes away, the upstream connection is closed.
  * <p>
- * The gateway's own routing and response-writing filters did the same through a route and exchange attributes, and
- * copied the headers twice each way; the benchmark's profile showed that machinery as a fifth of a forward's CPU, so
- * the relay is written here against Reactor Netty directly (docs/benchmarks.md has the figures). With a tracer, the
- * gateway's observation header filters still open the forward's client span and propagate the trace.
+ * The gateway's own routing and response-writing filters did the same through a synthetic route and exchange
+ * attributes, copying the headers into Spring's {@code HttpHeaders} and again into Netty's each way; here the relay is
+ * written against Reactor Netty directly, one pass over the headers each way (docs/benchmarks.md has the profile and
+ * the figures). With a tracer, the gateway's observation header filters still open the forward's client span and
+ * propagate the trace.
  */
 public final class OwnerForwarder {
 
@@ -138,7 +139,8 @@ public final class OwnerForwarder {
 		ForwardedHeaderRules.Marks marks = new ForwardedHeaderRules.Marks(this.selfEpoch, signature);
 		HttpHeaders observed = this.requestObservers.isEmpty() ? null : observedRequestHeaders(exchange, marks);
 		Flux<ByteBuf> body = request.getBody().map(NettyDataBufferFactory::toByteBuf);
-		Mono<Answer> answer = this.client.request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
+		Mono<Answer> answer = this.client
+			.request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
 			.uri(target)
 			.send((outgoing, outbound) -> {
 				io.netty.handler.codec.http.HttpHeaders headers = outgoing.requestHeaders();
@@ -156,8 +158,8 @@ public final class OwnerForwarder {
 			})
 			.responseConnection((response, connection) -> Mono.just(new Answer(response, connection)))
 			.singleOrEmpty();
-		// A GET opens an SSE stream whose headers may wait for its first event: no response timeout there.
-		// With a fallback, Reactor does not name the timed-out chain up front (the profile showed that naming per request).
+		// A GET opens an SSE stream whose headers may wait for its first event: no response timeout there. With a
+		// fallback, Reactor does not name the timed-out chain up front (the profile showed that naming per request).
 		if (request.getMethod() != HttpMethod.GET) {
 			answer = answer.timeout(this.responseTimeout, Mono.error(OwnerForwarder::responseTimedOut),
 					EventLoopTimers.of(request));

@@ -10,6 +10,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
+import brave.handler.MutableSpan;
+import brave.handler.SpanHandler;
+import brave.propagation.TraceContext;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipStore;
@@ -304,6 +307,28 @@ class OwnerForwardingTests {
 		assertThat(response.status()).isEqualTo(404);
 		assertThat(response.body()).contains("Session not found");
 		assertThat(this.store.findOwner(SessionId.of(session)).blockOptional()).isEmpty();
+	}
+
+	@Test
+	void aForwardThatFailsEndsItsClientSpanWithTheError() throws InterruptedException {
+		String session = "gone-" + System.nanoTime();
+		this.registry.live.put("dead-epoch",
+				new InstanceIdentity(URI.create("http://127.0.0.1:" + TestRedis.freePort()), "dead-epoch"));
+		this.store.claim(SessionId.of(session), "dead-epoch").block();
+
+		assertThat(post(session, Map.of()).status()).isEqualTo(404);
+
+		FinishedSpans finished = this.instance.getBean(FinishedSpans.class);
+		MutableSpan failed = null;
+		for (int i = 0; i < 50 && failed == null; i++) {
+			failed = finished.spans.stream()
+				.filter((span) -> span.kind() == brave.Span.Kind.CLIENT && span.error() != null)
+				.findFirst()
+				.orElse(null);
+			Thread.sleep(100);
+		}
+		assertThat(failed).as("the forward's client span, ended with the error; finished: %s", finished.spans)
+			.isNotNull();
 	}
 
 	@Test
@@ -712,6 +737,24 @@ class OwnerForwardingTests {
 		@Bean
 		MapRegistry instanceRegistry() {
 			return new MapRegistry();
+		}
+
+		@Bean
+		FinishedSpans finishedSpans() {
+			return new FinishedSpans();
+		}
+
+	}
+
+	/** The spans the instance under test has finished, as its tracer reports them. */
+	static final class FinishedSpans extends SpanHandler {
+
+		final List<MutableSpan> spans = new CopyOnWriteArrayList<>();
+
+		@Override
+		public boolean end(TraceContext context, MutableSpan span, Cause cause) {
+			this.spans.add(span);
+			return true;
 		}
 
 	}
