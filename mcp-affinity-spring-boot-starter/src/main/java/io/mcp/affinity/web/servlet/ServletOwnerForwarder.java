@@ -4,8 +4,9 @@ import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
+import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
-import java.net.http.HttpConnectTimeoutException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,21 +26,22 @@ import io.mcp.affinity.web.ForwardSignature;
 import io.mcp.affinity.web.ForwardedHeaderRules;
 import io.mcp.affinity.web.SessionRouting;
 import io.mcp.affinity.web.SessionRouting.ForwardFailure;
+import io.mcp.affinity.web.servlet.AbortableRequestFactory.Abort;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import org.apache.hc.client5.http.ConnectTimeoutException;
+import org.apache.hc.core5.http.NoHttpResponseException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.cloud.gateway.server.mvc.common.MvcUtils;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
 import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
 import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
-import org.springframework.http.client.ClientHttpResponse;
 import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.servlet.ModelAndView;
@@ -48,7 +50,7 @@ import org.springframework.web.servlet.function.ServerResponse;
 
 /**
  * Forwards a servlet request to the instance that owns its session, through Spring Cloud Gateway's Web MVC server
- * machinery ({@link RestClientProxyExchange}, on a JDK HTTP client of its own). Nothing is buffered: the request body
+ * machinery ({@link RestClientProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request body
  * streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
  * <p>
  * Threads: the request thread waits for the owner's response headers (so a refused connection or a timeout is still
@@ -65,9 +67,13 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 	private final ProxyExchange proxy;
 
+	private final AbortableRequestFactory requestFactory;
+
 	private final ForwardedHeaderRules headerRules;
 
 	private final String selfEpoch;
+
+	private final Duration connectTimeout;
 
 	private final Duration responseTimeout;
 
@@ -77,29 +83,35 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 	private final ScheduledExecutorService deadlines;
 
-	// The owners' responses being relayed on relay threads: closed when this instance shuts down, which ends each
-	// relay (its thread may be blocked reading an idle stream).
-	private final Set<ClientHttpResponse> relaying = ConcurrentHashMap.newKeySet();
+	// The forwards whose responses are being relayed on relay threads: aborted when this instance shuts down, which
+	// ends each relay (its thread may be blocked reading an idle stream).
+	private final Set<Abort> relaying = ConcurrentHashMap.newKeySet();
 
 	private @Nullable ForwardSignature signature;
 
 	/**
 	 * Creates a forwarder.
-	 * @param restClient the client to the owners: a JDK client with a connect timeout, no read timeout (the JDK
-	 * client's read timeout ends a whole response, streams included), no redirects followed
+	 * @param requestFactory the requests to the owners: a client with a connect timeout, no read timeout (a read timeout
+	 * would end a quiet stream), no redirects followed, no compression, a pool large enough for the streams relayed at
+	 * once
+	 * @param restClient the client to the owners, on that request factory
 	 * @param gatewayProperties the Web MVC gateway's properties (its streaming media types and buffer size)
 	 * @param trustedProxies regular expression of the client addresses trusted to set {@code X-Forwarded-*}
 	 * @param self this instance: forwarded requests are marked with its epoch
+	 * @param connectTimeout how long to wait for a connection to the owner
 	 * @param responseTimeout how long to wait for the owner's response headers (not for a GET, whose SSE stream may
 	 * wait for its first event, and not for a streamed body)
 	 * @param relayExecutor runs the relay of each streamed response, for as long as the stream lasts: one thread per
 	 * open stream (a pool of them is shut down with the forwarder)
 	 */
-	public ServletOwnerForwarder(RestClient restClient, GatewayMvcProperties gatewayProperties, String trustedProxies,
-			InstanceIdentity self, Duration responseTimeout, Executor relayExecutor) {
+	public ServletOwnerForwarder(AbortableRequestFactory requestFactory, RestClient restClient,
+			GatewayMvcProperties gatewayProperties, String trustedProxies, InstanceIdentity self, Duration connectTimeout,
+			Duration responseTimeout, Executor relayExecutor) {
+		this.requestFactory = requestFactory;
 		this.proxy = new RestClientProxyExchange(restClient, gatewayProperties);
 		this.headerRules = new ForwardedHeaderRules(trustedProxies);
 		this.selfEpoch = self.epoch();
+		this.connectTimeout = connectTimeout;
 		this.responseTimeout = responseTimeout;
 		List<MediaType> streaming = new ArrayList<>(gatewayProperties.getStreamingMediaTypes());
 		streaming.add(MediaType.TEXT_EVENT_STREAM);
@@ -144,27 +156,31 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		String signature = (signer != null)
 				? signer.sign(request.method().name(), pathAndQuery, sessionId.value(), this.selfEpoch) : null;
 		InetSocketAddress client = request.remoteAddress().orElse(null);
-		// The JDK client sets Host from the target itself, and refuses one given.
+		// The client sets Host from the target itself.
 		var headers = this.headerRules.request(request.headers().asHttpHeaders(), client, incoming,
 				new ForwardedHeaderRules.Marks(this.selfEpoch, signature), true);
-		Deadline deadline = HttpMethod.GET.equals(request.method()) ? null : new Deadline();
+		Abort abort = new Abort();
+		Deadline deadline = HttpMethod.GET.equals(request.method()) ? null : new Deadline(abort);
 		try {
-			ServerResponse response = this.proxy.exchange(this.proxy.request(request)
-				.uri(target)
-				.headers(headers)
-				.responseConsumer((ownerResponse, relayed) -> {
-					if (deadline != null) {
-						deadline.met();
-					}
-					relayed.headers().putAll(ForwardedHeaderRules.response(ownerResponse.getHeaders()));
-				})
-				.build());
-			ClientHttpResponse upstream = MvcUtils.getAttribute(request, MvcUtils.CLIENT_RESPONSE_ATTR);
-			return new Relayed(response, upstream, isStreaming(response.headers().getContentType()), onBroken);
+			ServerResponse response = this.requestFactory.forwarding(abort,
+					() -> this.proxy.exchange(this.proxy.request(request)
+						.uri(target)
+						.headers(headers)
+						.responseConsumer((ownerResponse, relayed) -> {
+							if (deadline != null) {
+								deadline.met();
+							}
+							relayed.headers().putAll(ForwardedHeaderRules.response(ownerResponse.getHeaders()));
+						})
+						.build()));
+			return new Relayed(response, abort, isStreaming(response.headers().getContentType()), onBroken);
 		}
 		catch (Exception ex) {
 			if (deadline != null && deadline.missed()) {
 				throw new OwnerTimeoutException(ex);
+			}
+			if (isConnectionLost(ex)) {
+				throw ownerGoneOrBusy(owner, ex);
 			}
 			throw ex;
 		}
@@ -173,6 +189,37 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 				deadline.close();
 			}
 		}
+	}
+
+	// A pooled connection the owner closed before answering: the owner stopped (its connections closed with it) or
+	// closed an idle connection just as it was reused. The client does not re-check a pooled connection before reusing
+	// it (its check costs a millisecond's wait per request), so a fresh connection attempt tells the two apart.
+	private static boolean isConnectionLost(Throwable error) {
+		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (t instanceof NoHttpResponseException
+					|| (t instanceof SocketException && !(t instanceof ConnectException))) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	private Exception ownerGoneOrBusy(InstanceIdentity owner, Exception lost) {
+		URI address = owner.address();
+		int port = (address.getPort() >= 0) ? address.getPort() : ("https".equals(address.getScheme()) ? 443 : 80);
+		try (Socket probe = new Socket()) {
+			probe.connect(new InetSocketAddress(address.getHost(), port),
+					Math.toIntExact(this.connectTimeout.toMillis()));
+		}
+		catch (ConnectException refused) {
+			// Gone: its sessions are as good as gone (404).
+			refused.addSuppressed(lost);
+			return refused;
+		}
+		catch (IOException ex) {
+			// Not answering in time either: busy, or going away.
+		}
+		return new OwnerConnectionLostException(lost);
 	}
 
 	private boolean isStreaming(@Nullable MediaType contentType) {
@@ -197,7 +244,11 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			if (t instanceof OwnerTimeoutException) {
 				return ForwardFailure.RESPONSE_TIMEOUT;
 			}
-			if (t instanceof HttpConnectTimeoutException) {
+			if (t instanceof OwnerConnectionLostException) {
+				// The owner is there but dropped the request: 503, retry.
+				return ForwardFailure.ABORTED;
+			}
+			if (t instanceof ConnectTimeoutException) {
 				return ForwardFailure.CONNECT_TIMEOUT;
 			}
 			if (t instanceof ConnectException || t instanceof NoRouteToHostException) {
@@ -224,13 +275,22 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	/** Ends the streams still being relayed, and the deadline timer. */
 	@Override
 	public void close() {
-		for (ClientHttpResponse upstream : this.relaying) {
-			upstream.close();
+		for (Abort relay : this.relaying) {
+			relay.abort();
 		}
 		this.deadlines.shutdownNow();
 		if (this.relayExecutor instanceof ExecutorService pool) {
 			pool.shutdown();
 		}
+	}
+
+	/** The owner closed the connection without answering, and still accepts connections. */
+	static final class OwnerConnectionLostException extends IOException {
+
+		OwnerConnectionLostException(Throwable cause) {
+			super("Session owner closed the connection without answering", cause);
+		}
+
 	}
 
 	/** The owner sent no response headers in time. */
@@ -243,21 +303,21 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	}
 
 	/**
-	 * The response-headers deadline of one forward. The JDK client has none of its own (its read timeout ends the
-	 * whole response), and the request thread is the one waiting: when the deadline passes first, it is interrupted,
-	 * which makes the client cancel the exchange. The interrupt happens under the lock the forward takes to finish, so
-	 * it can never reach the thread after the forward is over.
+	 * The response-headers deadline of one forward. The client has none of its own (its read timeout would apply to the
+	 * whole response, streams included), and the request thread is the one waiting: when the deadline passes first, the
+	 * forward's request is aborted, which ends the wait.
 	 */
 	private final class Deadline {
 
-		private final Thread waiting = Thread.currentThread();
+		private final Abort abort;
 
 		private final ScheduledFuture<?> timer;
 
 		// 0 waiting, 1 met, 2 missed
 		private int state;
 
-		Deadline() {
+		Deadline(Abort abort) {
+			this.abort = abort;
 			this.timer = ServletOwnerForwarder.this.deadlines.schedule(this::expire,
 					ServletOwnerForwarder.this.responseTimeout.toNanos(), TimeUnit.NANOSECONDS);
 		}
@@ -265,7 +325,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		private synchronized void expire() {
 			if (this.state == 0) {
 				this.state = 2;
-				this.waiting.interrupt();
+				this.abort.abort();
 			}
 		}
 
@@ -281,11 +341,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 		synchronized void close() {
 			this.timer.cancel(false);
-			if (this.state == 2) {
-				// The interrupt was for the exchange, not for whoever runs on this thread next.
-				Thread.interrupted();
-			}
-			else {
+			if (this.state == 0) {
 				this.state = 1;
 			}
 		}
@@ -300,16 +356,16 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 		private final ServerResponse owners;
 
-		private final @Nullable ClientHttpResponse upstream;
+		private final Abort abort;
 
 		private final boolean streaming;
 
 		private final Runnable onBroken;
 
-		Relayed(ServerResponse owners, @Nullable ClientHttpResponse upstream, boolean streaming, Runnable onBroken) {
+		Relayed(ServerResponse owners, Abort abort, boolean streaming, Runnable onBroken) {
 			super(owners, UnaryOperator.identity());
 			this.owners = owners;
-			this.upstream = upstream;
+			this.abort = abort;
 			this.streaming = streaming;
 			this.onBroken = onBroken;
 		}
@@ -329,33 +385,31 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			AsyncContext async = request.startAsync(request, response);
 			// A stream lasts as long as the owner keeps it open.
 			async.setTimeout(0);
-			ClientHttpResponse upstream = this.upstream;
-			if (upstream != null) {
-				ServletOwnerForwarder.this.relaying.add(upstream);
-				// When the container sees the client gone (or the response fail), the relay's read of the owner's
-				// stream ends at once, rather than at the owner's next event.
-				async.addListener(new AsyncListener() {
+			Abort abort = this.abort;
+			ServletOwnerForwarder.this.relaying.add(abort);
+			// When the container sees the client gone (or the response fail), the relay's read of the owner's stream
+			// ends at once, rather than at the owner's next event.
+			async.addListener(new AsyncListener() {
 
-					@Override
-					public void onError(AsyncEvent event) {
-						upstream.close();
-					}
+				@Override
+				public void onError(AsyncEvent event) {
+					abort.abort();
+				}
 
-					@Override
-					public void onTimeout(AsyncEvent event) {
-						upstream.close();
-					}
+				@Override
+				public void onTimeout(AsyncEvent event) {
+					abort.abort();
+				}
 
-					@Override
-					public void onComplete(AsyncEvent event) {
-					}
+				@Override
+				public void onComplete(AsyncEvent event) {
+				}
 
-					@Override
-					public void onStartAsync(AsyncEvent event) {
-					}
+				@Override
+				public void onStartAsync(AsyncEvent event) {
+				}
 
-				});
-			}
+			});
 			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
 				try {
 					this.owners.writeTo(request, response, context);
@@ -365,9 +419,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 					this.onBroken.run();
 				}
 				finally {
-					if (upstream != null) {
-						ServletOwnerForwarder.this.relaying.remove(upstream);
-					}
+					ServletOwnerForwarder.this.relaying.remove(abort);
 					complete(async);
 				}
 			});
