@@ -272,7 +272,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		}
 	}
 
-	/** Ends the streams still being relayed, and the deadline timer. */
+	/** Ends the streams still being relayed, the deadline timer, and the client's connections. */
 	@Override
 	public void close() {
 		for (Abort relay : this.relaying) {
@@ -281,6 +281,12 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		this.deadlines.shutdownNow();
 		if (this.relayExecutor instanceof ExecutorService pool) {
 			pool.shutdown();
+		}
+		try {
+			this.requestFactory.destroy();
+		}
+		catch (Exception ex) {
+			logger.debug("Closing the forwarder's client failed: {}", ex.toString());
 		}
 	}
 
