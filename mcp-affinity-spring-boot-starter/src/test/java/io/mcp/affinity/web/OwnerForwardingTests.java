@@ -280,13 +280,7 @@ class OwnerForwardingTests {
 		createLocalSession();
 		String session = ownedRemotely();
 
-		Response elsewhere = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
-			.post()
-			.uri("/elsewhere")
-			.send(Mono.empty())
-			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
-					res.status().code(), res.responseHeaders().copy(), text)))
-			.block(Duration.ofSeconds(10));
+		Response elsewhere = post("/elsewhere", session, Map.of());
 
 		assertThat(elsewhere.status()).isEqualTo(404);
 		assertThat(this.owner.received).isEmpty();
@@ -512,13 +506,7 @@ class OwnerForwardingTests {
 	@Test
 	void headerAndQueryNamingDifferentSessionsGet400() {
 		String session = ownedRemotely();
-		Response response = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
-			.post()
-			.uri("/mcp?sessionId=other")
-			.send(Mono.empty())
-			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
-					res.status().code(), res.responseHeaders().copy(), text)))
-			.block();
+		Response response = post("/mcp?sessionId=other", session, Map.of());
 		assertThat(response.status()).isEqualTo(400);
 		assertThat(response.body()).contains("disagree");
 		assertThat(this.owner.received).isEmpty();
@@ -608,12 +596,16 @@ class OwnerForwardingTests {
 	}
 
 	private Response post(String session, Map<String, String> extraHeaders) {
+		return post("/mcp", session, extraHeaders);
+	}
+
+	private Response post(String uri, String session, Map<String, String> extraHeaders) {
 		return this.client.headers((headers) -> {
 			headers.set("Mcp-Session-Id", session);
 			extraHeaders.forEach(headers::set);
 		})
 			.post()
-			.uri("/mcp")
+			.uri(uri)
 			.send(Mono.empty())
 			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
 					res.status().code(), res.responseHeaders().copy(), text)))
