@@ -50,16 +50,16 @@ import org.springframework.web.servlet.function.ServerResponse;
 
 /**
  * Forwards a servlet request to the instance that owns its session, through Spring Cloud Gateway's Web MVC server
- * machinery ({@link RestClientProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request body
- * streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
+ * machinery ({@link RestClientProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request
+ * body streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
  * <p>
  * Threads: the request thread waits for the owner's response headers (so a refused connection or a timeout is still
  * answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the relay executor while
  * the request goes asynchronous: a long-lived forwarded stream holds no container thread, so the container's pool is
  * not what bounds the number of open streams. The relay executor gives each stream a thread: virtual with
  * {@code spring.threads.virtual.enabled=true} on Java 21 or later, a pooled platform thread otherwise. When the client
- * goes away, the next write fails (or the container reports the error) and the upstream response is closed, which ends
- * the forward.
+ * goes away, the next write fails (or the container reports the error) and the forward's request is aborted, which
+ * ends it.
  */
 public final class ServletOwnerForwarder implements AutoCloseable {
 
