@@ -92,7 +92,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
-		remember(request);
+		if (!request.attributes().containsKey(DECIDED_ATTRIBUTE)) {
+			// Decided before the filters: its endpoint is known already.
+			remember(request);
+		}
 		ServerWebExchange guarded = withGuardedBody(request.exchange());
 		if (guarded == request.exchange()) {
 			return dispatch(request, next);
@@ -195,9 +198,6 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next) {
-		SessionRouting.Request read = new SessionRouting.Request(request.method(), request.headers()::firstHeader,
-				request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null),
-				request.headers().contentLength().orElse(-1), request.uri(), principal(request));
 		Object decided = request.attributes().remove(DECIDED_ATTRIBUTE);
 		Mono<Route> route;
 		if (decided instanceof Owned owned) {
@@ -207,7 +207,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			route = Mono.just(early);
 		}
 		else {
-			route = this.routing.route(read);
+			route = this.routing.route(new SessionRouting.Request(request.method(), request.headers()::firstHeader,
+					request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null),
+					request.headers().contentLength().orElse(-1), request.uri(), principal(request)));
 		}
 		return route.flatMap((routed) -> handle(request, next, routed));
 	}
