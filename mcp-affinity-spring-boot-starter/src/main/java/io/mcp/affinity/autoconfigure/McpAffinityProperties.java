@@ -331,9 +331,9 @@ public class McpAffinityProperties {
 		private Duration responseTimeout = Duration.ofSeconds(60);
 
 		/**
-		 * Whether, on WebFlux, a request for a session owned elsewhere is forwarded ahead of the application's own web
-		 * filters (which the owner runs on it, security included), where a forward costs least; false forwards it
-		 * after them, from the MCP router's filter, as the servlet stack does.
+		 * Whether a request for a session owned elsewhere is forwarded ahead of the application's own filters (which
+		 * the owner runs on it, security included), where a forward costs least; false forwards it after them, from
+		 * the MCP router's filter.
 		 */
 		private boolean beforeApplicationFilters = true;
 

@@ -11,6 +11,7 @@ import io.mcp.affinity.web.SessionRouting;
 import io.mcp.affinity.web.servlet.AbortableRequestFactory;
 import io.mcp.affinity.web.servlet.ServletOwnerForwarder;
 import io.mcp.affinity.web.servlet.ServletSessionAffinity;
+import io.mcp.affinity.web.servlet.SessionForwardingServletFilter;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.springframework.beans.factory.ListableBeanFactory;
@@ -22,17 +23,19 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProp
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
-import org.springframework.boot.thread.Threading;
 import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.http.client.HttpComponentsHttpClientBuilder;
 import org.springframework.boot.http.client.HttpClientSettings;
+import org.springframework.boot.http.client.HttpComponentsHttpClientBuilder;
 import org.springframework.boot.http.client.HttpRedirects;
+import org.springframework.boot.thread.Threading;
 import org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
 import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 import org.springframework.core.task.SimpleAsyncTaskExecutor;
 import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
@@ -45,9 +48,9 @@ import org.springframework.web.servlet.function.RouterFunction;
  * servlet adapter of {@link SessionRouting}), the {@link ServletOwnerForwarder} built from Spring Cloud Gateway's Web
  * MVC server machinery, and the post-processor that applies the filter to Spring AI's Web MVC MCP router.
  * <p>
- * The forwarder has a JDK HTTP client of its own: HTTP/1.1, a connect timeout, no read timeout (the JDK client's read
- * timeout would end a forwarded SSE stream), no redirects followed, no compression asked for. It is never a bean:
- * the application's own HTTP clients are left as they are.
+ * The forwarder has an Apache HttpClient 5 of its own: a connect timeout, no read timeout (it would end a forwarded SSE
+ * stream), no redirects followed, no compression asked for, no retries. It is never a bean: the application's own HTTP
+ * clients are left as they are.
  */
 @AutoConfiguration(after = McpAffinityRoutingAutoConfiguration.class)
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.SERVLET)
@@ -61,6 +64,9 @@ public final class McpAffinityServletAutoConfiguration {
 			"webMvcSseServerRouterFunction");
 
 	private static final String TRACER_CLASS = "io.micrometer.tracing.Tracer";
+
+	/** The early forwarding filter's order: after the server observation filter ({@code HIGHEST_PRECEDENCE + 1}). */
+	static final int SESSION_FORWARDING_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE + 10;
 
 	// Connections to the owners: each forwarded stream holds one for its lifetime.
 	private static final int MAX_CONNECTIONS = 10_000;
@@ -134,6 +140,20 @@ public final class McpAffinityServletAutoConfiguration {
 	ServletSessionAffinity servletSessionAffinity(SessionRouting mcpAffinitySessionRouting,
 			ServletOwnerForwarder servletOwnerForwarder) {
 		return new ServletSessionAffinity(mcpAffinitySessionRouting, servletOwnerForwarder);
+	}
+
+	/**
+	 * Forwards ahead of the application's filters (the default): right after the server observation filter, ahead of
+	 * Spring Security's chain and of every filter ordered after it.
+	 */
+	@Bean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.before-application-filters", matchIfMissing = true)
+	FilterRegistrationBean<SessionForwardingServletFilter> mcpSessionForwardingServletFilter(
+			ServletSessionAffinity servletSessionAffinity) {
+		FilterRegistrationBean<SessionForwardingServletFilter> registration = new FilterRegistrationBean<>(
+				new SessionForwardingServletFilter(servletSessionAffinity));
+		registration.setOrder(SESSION_FORWARDING_FILTER_ORDER);
+		return registration;
 	}
 
 	@Bean

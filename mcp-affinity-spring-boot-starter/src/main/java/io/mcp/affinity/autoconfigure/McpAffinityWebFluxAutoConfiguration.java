@@ -7,6 +7,7 @@ import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.web.ForwardSignature;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
+import io.mcp.affinity.web.SessionForwardingHttpHandler;
 import io.mcp.affinity.web.SessionForwardingWebFilter;
 import io.mcp.affinity.web.SessionRouting;
 import io.micrometer.observation.ObservationRegistry;
@@ -34,6 +35,7 @@ import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.observation.ObservedRequestHttpHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.observation.ObservedResponseHttpHeadersFilter;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
 import org.springframework.util.ClassUtils;
 import org.springframework.web.reactive.function.server.RouterFunction;
@@ -48,7 +50,12 @@ import reactor.netty.http.client.HttpClient;
  * ({@code spring.cloud.gateway.server.webflux.httpclient.*}) but never registered as beans: whether the application
  * uses the gateway, or disabled it, changes nothing.
  */
-@AutoConfiguration(after = McpAffinityRoutingAutoConfiguration.class)
+// After the tracing auto-configurations: whether a tracer is there decides where forwards are made.
+@AutoConfiguration(after = McpAffinityRoutingAutoConfiguration.class,
+		afterName = { "org.springframework.boot.micrometer.tracing.autoconfigure.MicrometerTracingAutoConfiguration",
+				"org.springframework.boot.micrometer.tracing.autoconfigure.NoopTracerAutoConfiguration",
+				"org.springframework.boot.micrometer.tracing.brave.autoconfigure.BraveAutoConfiguration",
+				"org.springframework.boot.micrometer.tracing.opentelemetry.autoconfigure.OpenTelemetryTracingAutoConfiguration" })
 @ConditionalOnWebApplication(type = ConditionalOnWebApplication.Type.REACTIVE)
 @ConditionalOnClass({ NettyRoutingFilter.class, HttpClient.class, RouterFunction.class })
 @ConditionalOnBooleanProperty(name = "mcp.affinity.enabled", matchIfMissing = true)
@@ -125,11 +132,27 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		return new McpSessionAffinity(mcpAffinitySessionRouting, ownerForwarder);
 	}
 
-	@Bean
-	@ConditionalOnMissingBean
+	/**
+	 * Forwards ahead of the application's filters (the default). Without a tracer, before Spring's web handler: the
+	 * forwarder's server observation and exchange are skipped, the cheapest place. With one, in a web filter ordered
+	 * first, under the server observation: the forwarder's server and client spans are then in the trace.
+	 */
+	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.before-application-filters", matchIfMissing = true)
-	SessionForwardingWebFilter mcpSessionForwardingWebFilter(McpSessionAffinity mcpSessionAffinity) {
-		return new SessionForwardingWebFilter(mcpSessionAffinity);
+	static class EarlyForwardingConfiguration {
+
+		@Bean
+		@ConditionalOnMissingBean(type = TRACER_CLASS)
+		SessionForwardingHttpHandler mcpSessionForwardingHttpHandler(McpSessionAffinity mcpSessionAffinity) {
+			return new SessionForwardingHttpHandler(mcpSessionAffinity);
+		}
+
+		@Bean
+		@ConditionalOnBean(type = TRACER_CLASS)
+		SessionForwardingWebFilter mcpSessionForwardingWebFilter(McpSessionAffinity mcpSessionAffinity) {
+			return new SessionForwardingWebFilter(mcpSessionAffinity);
+		}
+
 	}
 
 	@Bean

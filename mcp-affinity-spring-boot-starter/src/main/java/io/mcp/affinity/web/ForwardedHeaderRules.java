@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -81,11 +82,31 @@ public final class ForwardedHeaderRules {
 	 */
 	public void request(HttpHeaders input, @Nullable InetSocketAddress client, URI uri, @Nullable Marks marks,
 			boolean dropHost, BiConsumer<String, String> output) {
-		List<String> connectionOptions = input.getConnection();
-		boolean dropContentLength = isChunked(input.getFirst(HttpHeaders.TRANSFER_ENCODING));
+		List<Map.Entry<String, String>> entries = new ArrayList<>();
+		input.forEach((name, values) -> values.forEach((value) -> entries.add(Map.entry(name, value))));
+		request(entries, (name) -> valuesOrEmpty(input.get(name)), client, uri, marks, dropHost, output);
+	}
+
+	/**
+	 * The headers of a forwarded request, read from a server's own header structure and written one value at a time
+	 * into the client's: no copy between.
+	 * @param input the client's request headers, one entry per value
+	 * @param values all values of a header by name, case-insensitively; empty when absent
+	 * @param client the client's address, if known
+	 * @param uri the request's URI as the client sent it
+	 * @param marks what marks the request as a forward from this instance, or {@code null}
+	 * @param dropHost whether to drop {@code Host} too (for a client that sets it from the target itself)
+	 * @param output receives each header name and value to send to the owner
+	 */
+	public void request(Iterable<? extends Map.Entry<String, String>> input, Function<String, List<String>> values,
+			@Nullable InetSocketAddress client, URI uri, @Nullable Marks marks, boolean dropHost,
+			BiConsumer<String, String> output) {
+		List<String> connectionOptions = options(values.apply(HttpHeaders.CONNECTION));
+		List<String> transferEncoding = values.apply(HttpHeaders.TRANSFER_ENCODING);
+		boolean dropContentLength = !transferEncoding.isEmpty() && isChunked(transferEncoding.get(0));
 		// An untrusted client's own X-Forwarded-* are passed on as they came, none added: the gateway's rule.
 		boolean extendForwarded = client == null || isTrusted(client.getHostString());
-		for (Map.Entry<String, List<String>> header : input.headerSet()) {
+		for (Map.Entry<String, String> header : input) {
 			String name = header.getKey();
 			if (isHopByHop(name, connectionOptions) || isMark(name)
 					|| (dropContentLength && name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH))
@@ -93,12 +114,10 @@ public final class ForwardedHeaderRules {
 					|| (extendForwarded && isForwardedHeader(name))) {
 				continue;
 			}
-			for (String value : header.getValue()) {
-				output.accept(name, value);
-			}
+			output.accept(name, header.getValue());
 		}
 		if (extendForwarded) {
-			addForwardedHeaders(input, client, uri, output);
+			addForwardedHeaders(values, client, uri, output);
 		}
 		if (marks != null) {
 			output.accept(McpHttpHeaders.FORWARDED_BY, marks.forwardedBy());
@@ -106,6 +125,28 @@ public final class ForwardedHeaderRules {
 				output.accept(McpHttpHeaders.SIGNATURE, marks.signature());
 			}
 		}
+	}
+
+	private static List<String> valuesOrEmpty(@Nullable List<String> values) {
+		return (values != null) ? values : List.of();
+	}
+
+	/**
+	 * The options a {@code Connection} header names, one per element.
+	 * @param connectionValues the header's values, each a comma-separated list
+	 * @return the options
+	 */
+	public static List<String> options(List<String> connectionValues) {
+		if (connectionValues.isEmpty()) {
+			return connectionValues;
+		}
+		List<String> options = new ArrayList<>();
+		for (String value : connectionValues) {
+			for (String option : value.split(",")) {
+				options.add(option.trim());
+			}
+		}
+		return options;
 	}
 
 	/**
@@ -153,7 +194,7 @@ public final class ForwardedHeaderRules {
 				|| name.equalsIgnoreCase(X_FORWARDED_HOST) || name.equalsIgnoreCase(X_FORWARDED_PORT);
 	}
 
-	private void addForwardedHeaders(HttpHeaders input, @Nullable InetSocketAddress remote, URI uri,
+	private void addForwardedHeaders(Function<String, List<String>> input, @Nullable InetSocketAddress remote, URI uri,
 			BiConsumer<String, String> output) {
 		String client = (remote != null && remote.getAddress() != null) ? remote.getHostString() : null;
 		String scheme = uri.getScheme();
@@ -167,10 +208,10 @@ public final class ForwardedHeaderRules {
 	}
 
 	/** Appends a value to a list header, kept as one comma-separated value; earlier addresses only if trusted. */
-	private void append(HttpHeaders input, String name, @Nullable String value, boolean addresses,
+	private void append(Function<String, List<String>> input, String name, @Nullable String value, boolean addresses,
 			BiConsumer<String, String> output) {
-		List<String> earlier = input.get(name);
-		if (earlier == null || earlier.isEmpty()) {
+		List<String> earlier = input.apply(name);
+		if (earlier.isEmpty()) {
 			if (value != null) {
 				output.accept(name, value);
 			}

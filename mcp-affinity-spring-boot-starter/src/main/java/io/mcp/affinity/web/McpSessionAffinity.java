@@ -7,6 +7,12 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BiFunction;
+import java.util.function.BooleanSupplier;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.function.ToIntFunction;
 
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.web.SessionRouting.Forward;
@@ -16,14 +22,19 @@ import io.mcp.affinity.web.SessionRouting.Owned;
 import io.mcp.affinity.web.SessionRouting.Refused;
 import io.mcp.affinity.web.SessionRouting.Route;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
+import io.netty.buffer.ByteBuf;
+import io.netty.util.ReferenceCountUtil;
 import org.jspecify.annotations.Nullable;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.HttpHandler;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.http.server.reactive.ServerHttpResponseDecorator;
 import org.springframework.http.server.reactive.observation.ServerRequestObservationContext;
 import org.springframework.web.reactive.function.server.HandlerFilterFunction;
 import org.springframework.web.reactive.function.server.HandlerFunction;
@@ -37,7 +48,9 @@ import org.springframework.web.util.UriComponentsBuilder;
 import org.springframework.web.util.pattern.PathPattern;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
-import reactor.core.scheduler.Scheduler;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
+import reactor.util.context.Context;
 
 /**
  * Session affinity for a WebFlux MCP router: every request that carries a session reaches the instance that owns it.
@@ -52,14 +65,14 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	// Set on an exchange once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
 	private static final String FILTERED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".filtered";
 
-	// The route decided before the application's filters ran, for the router filter to finish.
-	private static final String DECIDED_ATTRIBUTE = McpSessionAffinity.class.getName() + ".decided";
+	// The route decided before the web handler ran, for the router filter to finish (in the request's Reactor context).
+	private static final String DECIDED_KEY = McpSessionAffinity.class.getName() + ".decided";
 
 	// Enough for any MCP router (Spring AI's have one to three paths); past it, nothing more is remembered.
 	private static final int MAX_ENDPOINTS = 32;
 
 	// The methods and paths this router has served, with the pattern each matched: requests for them are forwarded
-	// before the application's filters, and observed under that pattern as the router would have.
+	// early, and observed (when they are) under that pattern as the router would have.
 	private final Map<String, String> endpoints = new ConcurrentHashMap<>();
 
 	private final SessionRouting routing;
@@ -92,52 +105,81 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (request.attributes().putIfAbsent(FILTERED_ATTRIBUTE, Boolean.TRUE) != null) {
 			return next.handle(request);
 		}
-		if (!request.attributes().containsKey(DECIDED_ATTRIBUTE)) {
-			// Decided before the filters: its endpoint is known already.
-			remember(request);
-		}
-		ServerWebExchange guarded = withGuardedBody(request.exchange());
-		if (guarded == request.exchange()) {
-			return dispatch(request, next);
-		}
-		return dispatch(ServerRequest.create(guarded, request.messageReaders()), next).onErrorResume(
-				(ex) -> this.routing.bodyRefused(ex) != null,
-				(ex) -> response(Objects.requireNonNull(this.routing.bodyRefused(ex))));
+		return Mono.deferContextual((context) -> {
+			Route decided = context.getOrDefault(DECIDED_KEY, null);
+			if (decided == null) {
+				// Not decided early: its endpoint may not be known there yet (a decided one is).
+				remember(request);
+			}
+			ServerWebExchange guarded = withGuardedBody(request.exchange());
+			if (guarded == request.exchange()) {
+				return dispatch(request, next, decided);
+			}
+			return dispatch(ServerRequest.create(guarded, request.messageReaders()), next, decided).onErrorResume(
+					(ex) -> this.routing.bodyRefused(ex) != null,
+					(ex) -> response(Objects.requireNonNull(this.routing.bodyRefused(ex))));
+		});
 	}
 
 	/**
-	 * Forwards a request for a session another instance owns before the application's own filters run (the owner runs
-	 * them, security included, on the forwarded request); every other request continues down the filter chain, with
-	 * what was decided for it kept for the router filter. Only requests for a method and path the MCP router has
-	 * served are looked at: the first request of each takes the router's path.
+	 * Forwards a request for a session another instance owns before Spring's web handler sees it, straight on Reactor
+	 * Netty's request and response: no exchange, no server observation, no web filters, no handler look-up. Every other
+	 * request goes on to the web handler, with what was decided for it kept for the router filter.
+	 * @param request the request, as the server received it
+	 * @param response the response, nothing written to it yet
+	 * @param next Spring's web handler
+	 * @return completion of the forward, or of the web handler
+	 * @see SessionForwardingHttpHandler
+	 */
+	Mono<Void> forwardBeforeWebHandler(ServerHttpRequest request, ServerHttpResponse response, HttpHandler next) {
+		return forwardEarly(request, (forward, pattern) -> {
+			HttpServerRequest nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
+			HttpServerResponse nativeResponse = ServerHttpResponseDecorator.getNativeResponse(response);
+			Flux<ByteBuf> body = guarded(nativeRequest.receive().retain(), request, ByteBuf::readableBytes,
+					ReferenceCountUtil::release);
+			return relay(nativeResponse, forward, (onHeaders) -> this.forwarder.forward(request, body, nativeResponse,
+					forward.sessionId(), forward.owner(), onHeaders));
+		}, () -> next.handle(request, response));
+	}
+
+	/**
+	 * Forwards a request for a session another instance owns ahead of the application's web filters, under the server
+	 * observation (for a trace that shows the forwarder). Every other request continues down the filter chain, with
+	 * what was decided for it kept for the router filter.
 	 * @param exchange the exchange, as the web handler received it
 	 * @param chain the application's filters, then its handlers
 	 * @return completion of the forward, or of the chain
+	 * @see SessionForwardingWebFilter
 	 */
 	Mono<Void> forwardBeforeFilters(ServerWebExchange exchange, WebFilterChain chain) {
-		ServerHttpRequest request = exchange.getRequest();
-		String pattern = this.endpoints
-			.get(endpoint(request.getMethod(), request.getPath().pathWithinApplication().value()));
+		return forwardEarly(exchange.getRequest(), (forward, pattern) -> {
+			ServerRequestObservationContext.findCurrent(exchange.getAttributes())
+				.ifPresent((observation) -> observation.setPathPattern(pattern));
+			return relay(withGuardedBody(exchange), forward);
+		}, () -> chain.filter(exchange));
+	}
+
+	// Either early forward: the application's own filters run on the owner instead (security included: Authorization
+	// travels end to end). Only requests for a method and path the MCP router has served are looked at: the first
+	// request of each takes the router's path. The forwarding function gets the endpoint's pattern.
+	private Mono<Void> forwardEarly(ServerHttpRequest request, BiFunction<Forward, String, Mono<Void>> forwarding,
+			Supplier<Mono<Void>> next) {
+		HttpMethod method = request.getMethod();
+		String pattern = (method != HttpMethod.HEAD)
+				? this.endpoints.get(endpoint(method, request.getPath().pathWithinApplication().value())) : null;
 		if (pattern == null) {
-			return chain.filter(exchange);
+			return next.get();
 		}
 		String header = request.getHeaders().getFirst(McpHttpHeaders.SESSION_ID);
 		String parameter = (request.getURI().getRawQuery() != null)
 				? request.getQueryParams().getFirst(McpHttpHeaders.LEGACY_SESSION_PARAMETER) : null;
 		if (header == null && parameter == null) {
-			return chain.filter(exchange);
+			return next.get();
 		}
-		SessionRouting.Request read = new SessionRouting.Request(request.getMethod(), request.getHeaders()::getFirst,
-				parameter, request.getHeaders().getContentLength(), request.getURI(), Mono.empty());
-		return this.routing.decide(read).flatMap((route) -> {
-			if (route instanceof Forward forward) {
-				ServerRequestObservationContext.findCurrent(exchange.getAttributes())
-					.ifPresent((observation) -> observation.setPathPattern(pattern));
-				return relay(withGuardedBody(exchange), forward);
-			}
-			exchange.getAttributes().put(DECIDED_ATTRIBUTE, route);
-			return chain.filter(exchange);
-		});
+		SessionRouting.Request read = new SessionRouting.Request(method, request.getHeaders()::getFirst, parameter,
+				request.getHeaders().getContentLength(), request.getURI(), Mono.empty());
+		return this.routing.decide(read).flatMap((route) -> (route instanceof Forward forward)
+				? forwarding.apply(forward, pattern) : next.get().contextWrite(Context.of(DECIDED_KEY, route)));
 	}
 
 	private void remember(ServerRequest request) {
@@ -153,58 +195,66 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		return method.name() + " " + path;
 	}
 
-	// The same exchange, but a request body that must keep coming (a pause longer than the timeout ends it with an
-	// error) and must not exceed the limit (a part that goes past it ends it with an error, before any reader holds
-	// it). A declared length is checked before anything is read (by the routing); a body of undeclared length
-	// (chunked) is counted as it streams. The rebuilt exchange keeps everything else of the original, the client's
-	// address included.
+	// The same exchange, but with its request body guarded (see guarded). The rebuilt exchange keeps everything else
+	// of the original, the client's address included.
 	private ServerWebExchange withGuardedBody(ServerWebExchange exchange) {
-		if (exchange.getRequest().getMethod() == HttpMethod.GET) {
+		ServerHttpRequest request = exchange.getRequest();
+		if (!needsGuard(request)) {
 			return exchange;
 		}
-		Duration timeout = this.routing.getBodyTimeout();
-		long limit = (exchange.getRequest().getHeaders().getContentLength() >= 0) ? Long.MAX_VALUE
-				: this.routing.getMaxBodySize();
-		if (timeout == null && limit == Long.MAX_VALUE) {
-			return exchange;
-		}
-		Scheduler timer = (timeout != null) ? EventLoopTimers.of(exchange.getRequest()) : null;
-		ServerHttpRequest guarded = new ServerHttpRequestDecorator(exchange.getRequest()) {
+		ServerHttpRequest guarded = new ServerHttpRequestDecorator(request) {
 
 			@Override
 			public Flux<DataBuffer> getBody() {
-				Flux<DataBuffer> body = super.getBody();
-				if (limit != Long.MAX_VALUE) {
-					body = body.transformDeferred((parts) -> limited(parts, limit));
-				}
-				return (timer != null)
-						? body.timeout(timeout, Flux.error(RequestBodyRefusedException::timedOut), timer) : body;
+				return guarded(super.getBody(), request, DataBuffer::readableByteCount, DataBufferUtils::release);
 			}
 
 		};
 		return exchange.mutate().request(guarded).build();
 	}
 
-	private static Flux<DataBuffer> limited(Flux<DataBuffer> parts, long limit) {
+	private boolean needsGuard(ServerHttpRequest request) {
+		return request.getMethod() != HttpMethod.GET
+				&& (this.routing.getBodyTimeout() != null || this.routing.getMaxBodySize() != Long.MAX_VALUE);
+	}
+
+	// A request body that must keep coming (a pause longer than the timeout ends it with an error) and must not exceed
+	// the limit (a part that goes past it ends it with an error, before any reader holds it). A declared length is
+	// checked before anything is read (by the routing); a body of undeclared length (chunked) is counted as it streams.
+	private <T> Flux<T> guarded(Flux<T> body, ServerHttpRequest request, ToIntFunction<T> size, Consumer<T> release) {
+		if (!needsGuard(request)) {
+			return body;
+		}
+		Duration timeout = this.routing.getBodyTimeout();
+		long limit = (request.getHeaders().getContentLength() >= 0) ? Long.MAX_VALUE : this.routing.getMaxBodySize();
+		if (limit != Long.MAX_VALUE) {
+			body = body.transformDeferred((parts) -> limited(parts, limit, size, release));
+		}
+		return (timeout != null)
+				? body.timeout(timeout, Flux.error(RequestBodyRefusedException::timedOut), EventLoopTimers.of(request))
+				: body;
+	}
+
+	private static <T> Flux<T> limited(Flux<T> parts, long limit, ToIntFunction<T> size, Consumer<T> release) {
 		long[] received = new long[1];
 		return parts.map((part) -> {
-			received[0] += part.readableByteCount();
+			received[0] += size.applyAsInt(part);
 			if (received[0] > limit) {
-				DataBufferUtils.release(part);
+				release.accept(part);
 				throw RequestBodyRefusedException.tooLarge();
 			}
 			return part;
 		});
 	}
 
-	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next) {
-		Object decided = request.attributes().remove(DECIDED_ATTRIBUTE);
+	private Mono<ServerResponse> dispatch(ServerRequest request, HandlerFunction<ServerResponse> next,
+			@Nullable Route decided) {
 		Mono<Route> route;
 		if (decided instanceof Owned owned) {
 			route = this.routing.admit(owned, principal(request));
 		}
-		else if (decided instanceof Route early) {
-			route = Mono.just(early);
+		else if (decided != null) {
+			route = Mono.just(decided);
 		}
 		else {
 			route = this.routing.route(new SessionRouting.Request(request.method(), request.headers()::firstHeader,
@@ -285,18 +335,29 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	private Mono<Void> relay(ServerWebExchange exchange, Forward forward) {
+		ServerHttpResponse response = exchange.getResponse();
+		return relay(forward,
+				(onHeaders) -> this.forwarder.forward(exchange, forward.sessionId(), forward.owner(), onHeaders),
+				response::isCommitted, (answer) -> writeTo(answer, response));
+	}
+
+	private Mono<Void> relay(HttpServerResponse response, Forward forward, Function<Runnable, Mono<Void>> forwarding) {
+		return relay(forward, forwarding, response::hasSentHeaders, (answer) -> writeTo(answer, response));
+	}
+
+	// The forward, and the client's answer when it fails before the owner's answer began to reach the client.
+	private Mono<Void> relay(Forward forward, Function<Runnable, Mono<Void>> forwarding, BooleanSupplier committed,
+			Function<JsonRpcErrors, Mono<Void>> writer) {
 		long start = System.nanoTime();
-		return this.forwarder
-			.forward(exchange, forward.sessionId(), forward.owner(), () -> this.routing.forwardAnswered(forward, start))
-			.onErrorResume((ex) -> {
-				if (exchange.getResponse().isCommitted()) {
-					this.routing.forwardBroken(start);
-					return Mono.error(ex);
-				}
-				return this.routing.forwardFailed(forward, failure(ex), ex, start)
-					.flatMap((answer) -> writeTo(answer, exchange.getResponse()))
-					.switchIfEmpty(Mono.error(ex));
-			});
+		return forwarding.apply(() -> this.routing.forwardAnswered(forward, start)).onErrorResume((ex) -> {
+			if (committed.getAsBoolean()) {
+				this.routing.forwardBroken(start);
+				return Mono.error(ex);
+			}
+			return this.routing.forwardFailed(forward, failure(ex), ex, start)
+				.flatMap(writer)
+				.switchIfEmpty(Mono.error(ex));
+		});
 	}
 
 	private static @Nullable ForwardFailure failure(Throwable error) {
@@ -321,6 +382,15 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	static Mono<ServerResponse> response(JsonRpcErrors answer) {
 		return ServerResponse.status(answer.status()).headers((headers) -> headers.addAll(answer.headers()))
 			.bodyValue(answer.body());
+	}
+
+	/** An answer of the affinity layer, written straight to the server's response, its headers not yet sent. */
+	static Mono<Void> writeTo(JsonRpcErrors answer, HttpServerResponse response) {
+		response.status(answer.status().value());
+		answer.headers().forEach((name, values) -> values.forEach((value) -> response.addHeader(name, value)));
+		byte[] body = answer.body();
+		response.header(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length));
+		return response.sendByteArray(Mono.just(body)).then();
 	}
 
 	/** An answer of the affinity layer, written straight to a response not yet committed. */

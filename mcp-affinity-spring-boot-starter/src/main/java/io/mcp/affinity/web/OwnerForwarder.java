@@ -4,10 +4,10 @@ import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.URI;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BiConsumer;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
@@ -25,6 +25,7 @@ import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
@@ -32,6 +33,8 @@ import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientResponse;
+import reactor.netty.http.server.HttpServerRequest;
+import reactor.netty.http.server.HttpServerResponse;
 
 /**
  * Forwards an exchange to the instance that owns its session, on the pooled Reactor Netty client the gateway's
@@ -44,6 +47,10 @@ import reactor.netty.http.client.HttpClientResponse;
  * written against Reactor Netty directly, one pass over the headers each way (docs/benchmarks.md has the profile and
  * the figures). With a tracer, the gateway's observation header filters still open the forward's client span and
  * propagate the trace.
+ * <p>
+ * Two entries: an exchange (a forward made by a web filter or the router filter, whose response the application's
+ * filters may have decorated), or Reactor Netty's own request and response (a forward made before Spring's web
+ * handler, which writes straight to the connection).
  */
 public final class OwnerForwarder {
 
@@ -130,15 +137,49 @@ public final class OwnerForwarder {
 	private Mono<Void> relay(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner,
 			Runnable onResponseHeaders) {
 		ServerHttpRequest request = exchange.getRequest();
-		String pathAndQuery = SessionRouting.pathAndQuery(request.getURI());
-		URI address = owner.address();
-		URI target = URI.create(address.getScheme() + "://" + address.getRawAuthority() + pathAndQuery);
-		ForwardSignature signer = this.signature;
-		String signature = (signer != null)
-				? signer.sign(request.getMethod().name(), pathAndQuery, sessionId.value(), this.selfEpoch) : null;
-		ForwardedHeaderRules.Marks marks = new ForwardedHeaderRules.Marks(this.selfEpoch, signature);
-		HttpHeaders observed = this.requestObservers.isEmpty() ? null : observedRequestHeaders(exchange, marks);
 		Flux<ByteBuf> body = request.getBody().map(NettyDataBufferFactory::toByteBuf);
+		HttpHeaders observed = this.requestObservers.isEmpty() ? null
+				: observedRequestHeaders(exchange, marks(request, sessionId));
+		return answer(request, null, body, sessionId, owner, observed)
+			.flatMap((answer) -> relayAnswer(exchange, answer, onResponseHeaders));
+	}
+
+	/**
+	 * Forwards a request to the owner and streams the owner's response back, straight on Reactor Netty's server
+	 * request and response: for a forward decided before Spring's web handler (no exchange, no observation).
+	 * @param request the request as the server received it, with nothing read from its body
+	 * @param body the request body
+	 * @param response the server's response, nothing written to it yet
+	 * @param sessionId the session the request names
+	 * @param owner the owning instance
+	 * @param onResponseHeaders called when the owner's response headers have arrived, before the body is relayed
+	 * @return completion when the whole response has been relayed; errors as for
+	 * {@link #forward(ServerWebExchange, SessionId, InstanceIdentity, Runnable)}
+	 */
+	public Mono<Void> forward(ServerHttpRequest request, Flux<ByteBuf> body, HttpServerResponse response,
+			SessionId sessionId, InstanceIdentity owner, Runnable onResponseHeaders) {
+		HttpServerRequest server = ServerHttpRequestDecorator.getNativeRequest(request);
+		return answer(request, server.requestHeaders(), body, sessionId, owner, null)
+			.flatMap((answer) -> relayAnswer(response, answer, onResponseHeaders));
+	}
+
+	private ForwardedHeaderRules.Marks marks(ServerHttpRequest request, SessionId sessionId) {
+		ForwardSignature signer = this.signature;
+		String signature = (signer != null) ? signer.sign(request.getMethod().name(),
+				SessionRouting.pathAndQuery(request.getURI()), sessionId.value(), this.selfEpoch) : null;
+		return new ForwardedHeaderRules.Marks(this.selfEpoch, signature);
+	}
+
+	// The owner's response headers, once they arrive. The request headers sent are the observed ones when given, else
+	// the request's: read from Reactor Netty's own when given (Spring's read-only view over them builds its entry set
+	// per call), from the request's otherwise (as the application's filters may have changed them).
+	private Mono<Answer> answer(ServerHttpRequest request,
+			io.netty.handler.codec.http.@Nullable HttpHeaders nativeHeaders, Flux<ByteBuf> body, SessionId sessionId,
+			InstanceIdentity owner, @Nullable HttpHeaders observed) {
+		URI address = owner.address();
+		URI target = URI.create(
+				address.getScheme() + "://" + address.getRawAuthority() + SessionRouting.pathAndQuery(request.getURI()));
+		ForwardedHeaderRules.Marks marks = (observed != null) ? null : marks(request, sessionId);
 		Mono<Answer> answer = this.client
 			.request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
 			.uri(target)
@@ -151,8 +192,14 @@ public final class OwnerForwarder {
 				}
 				else {
 					// The owner's Host comes from the target.
-					this.headerRules.request(request.getHeaders(), request.getRemoteAddress(), request.getURI(), marks,
-							true, headers::add);
+					if (nativeHeaders != null) {
+						this.headerRules.request(nativeHeaders, nativeHeaders::getAll, request.getRemoteAddress(),
+								request.getURI(), marks, true, headers::add);
+					}
+					else {
+						this.headerRules.request(request.getHeaders(), request.getRemoteAddress(), request.getURI(),
+								marks, true, headers::add);
+					}
 				}
 				return outbound.send(body);
 			})
@@ -164,7 +211,30 @@ public final class OwnerForwarder {
 			answer = answer.timeout(this.responseTimeout, Mono.error(OwnerForwarder::responseTimedOut),
 					EventLoopTimers.of(request));
 		}
-		return answer.flatMap((owned) -> relayAnswer(exchange, owned, onResponseHeaders));
+		return answer;
+	}
+
+	private Mono<Void> relayAnswer(HttpServerResponse response, Answer answer, Runnable onResponseHeaders) {
+		HttpClientResponse owner = answer.response();
+		response.status(owner.status());
+		io.netty.handler.codec.http.HttpHeaders received = owner.responseHeaders();
+		relayHeaders(received, response.responseHeaders()::add);
+		onResponseHeaders.run();
+		Flux<ByteBuf> body = body(answer.connection());
+		String contentType = received.get(HttpHeaderNames.CONTENT_TYPE);
+		if (contentType != null && isStreaming(MediaType.parseMediaType(contentType))) {
+			return response.send(body, (part) -> true).then();
+		}
+		return response.send(body).then();
+	}
+
+	private static Flux<ByteBuf> body(Connection connection) {
+		return connection.inbound()
+			.receive()
+			.retain()
+			// The client left, or the relay failed: the upstream connection goes too (a pooled one half-read is lost).
+			.doOnCancel(connection::dispose)
+			.doOnError((ex) -> connection.dispose());
 	}
 
 	private static TimeoutException responseTimedOut() {
@@ -189,13 +259,7 @@ public final class OwnerForwarder {
 		Connection connection = answer.connection();
 		NettyDataBufferFactory buffers = (response.bufferFactory() instanceof NettyDataBufferFactory netty) ? netty
 				: new NettyDataBufferFactory(connection.channel().alloc());
-		Flux<DataBuffer> body = connection.inbound()
-			.receive()
-			.retain()
-			.<DataBuffer>map(buffers::wrap)
-			// The client left, or the relay failed: the upstream connection goes too (a pooled one half-read is lost).
-			.doOnCancel(connection::dispose)
-			.doOnError((ex) -> connection.dispose());
+		Flux<DataBuffer> body = body(connection).map(buffers::wrap);
 		MediaType contentType = response.getHeaders().getContentType();
 		if (contentType != null && isStreaming(contentType)) {
 			return response.writeAndFlushWith(body.map(Mono::just));
@@ -215,25 +279,17 @@ public final class OwnerForwarder {
 			relayed.addAll(headers);
 			return;
 		}
-		List<String> connectionOptions = owner.getAll(HttpHeaderNames.CONNECTION);
-		if (!connectionOptions.isEmpty()) {
-			connectionOptions = splitOptions(connectionOptions);
-		}
-		for (Map.Entry<String, String> header : owner) {
-			if (!ForwardedHeaderRules.isHopByHop(header.getKey(), connectionOptions)) {
-				relayed.add(header.getKey(), header.getValue());
-			}
-		}
+		relayHeaders(owner, relayed::add);
 	}
 
-	private static List<String> splitOptions(List<String> connectionValues) {
-		List<String> options = new ArrayList<>();
-		for (String value : connectionValues) {
-			for (String option : value.split(",")) {
-				options.add(option.trim());
+	// The owner's response headers, each value in one pass, but the hop-by-hop ones.
+	private static void relayHeaders(io.netty.handler.codec.http.HttpHeaders owner, BiConsumer<String, String> relayed) {
+		List<String> connectionOptions = ForwardedHeaderRules.options(owner.getAll(HttpHeaderNames.CONNECTION));
+		for (Map.Entry<String, String> header : owner) {
+			if (!ForwardedHeaderRules.isHopByHop(header.getKey(), connectionOptions)) {
+				relayed.accept(header.getKey(), header.getValue());
 			}
 		}
-		return options;
 	}
 
 	private static boolean isStreaming(MediaType contentType) {

@@ -9,10 +9,12 @@ import org.springframework.web.server.WebFilterChain;
 import reactor.core.publisher.Mono;
 
 /**
- * Forwards requests for sessions other instances own ahead of the application's own web filters, where a forward
- * costs least: no handler look-up, no router, and none of the application's filters, which the owner runs on the
- * forwarded request instead (security included: {@code Authorization} travels end to end). Everything else goes on
- * down the chain to the router filter, {@link McpSessionAffinity}, which keeps what was decided here.
+ * Forwards requests for sessions other instances own ahead of the application's own web filters, when a tracer is
+ * configured: the forward then runs under the server observation, so the forwarder's server span and the forward's
+ * client span are in the trace. Without a tracer, {@link SessionForwardingHttpHandler} forwards earlier still, before
+ * Spring's web handler. The application's filters run on the owner instead (security included: {@code Authorization}
+ * travels end to end). Everything else goes on down the chain to the router filter, {@link McpSessionAffinity}, which
+ * keeps what was decided here.
  * <p>
  * Only requests for a method and path the MCP router has already served are looked at (the router filter remembers
  * them), so nothing outside the MCP endpoints is ever forwarded from here, whatever headers it carries.

@@ -27,12 +27,6 @@ class OwnerForwardingServletTests extends OwnerForwardingTests {
 		return new SpringApplicationBuilder(ServletInstanceConfiguration.class).web(WebApplicationType.SERVLET);
 	}
 
-	@Override
-	protected boolean forwardsBeforeApplicationFilters() {
-		// On the servlet stack the forward is made by the router filter, after the application's servlet filters.
-		return false;
-	}
-
 	@Configuration(proxyBeanMethods = false)
 	@EnableAutoConfiguration
 	@Import(SharedBeans.class)

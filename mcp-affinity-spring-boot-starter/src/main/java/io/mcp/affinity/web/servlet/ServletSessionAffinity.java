@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.security.Principal;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.UnaryOperator;
 
 import io.mcp.affinity.core.SessionId;
@@ -13,20 +16,27 @@ import io.mcp.affinity.web.McpHttpHeaders;
 import io.mcp.affinity.web.SessionRouting;
 import io.mcp.affinity.web.SessionRouting.Forward;
 import io.mcp.affinity.web.SessionRouting.Local;
+import io.mcp.affinity.web.SessionRouting.Owned;
 import io.mcp.affinity.web.SessionRouting.Refused;
 import io.mcp.affinity.web.SessionRouting.Route;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
+import jakarta.servlet.FilterChain;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.jspecify.annotations.Nullable;
 import org.springframework.http.HttpMethod;
+import org.springframework.http.converter.HttpMessageConverter;
+import org.springframework.http.server.ServletServerHttpRequest;
+import org.springframework.web.filter.ServerHttpObservationFilter;
 import org.springframework.web.servlet.function.HandlerFilterFunction;
 import org.springframework.web.servlet.function.HandlerFunction;
 import org.springframework.web.servlet.function.RouterFunction;
+import org.springframework.web.servlet.function.RouterFunctions;
 import org.springframework.web.servlet.function.ServerRequest;
 import org.springframework.web.servlet.function.ServerResponse;
 import org.springframework.web.util.UriComponentsBuilder;
+import org.springframework.web.util.pattern.PathPattern;
 import reactor.core.publisher.Mono;
 
 /**
@@ -45,6 +55,19 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 
 	// Set on a request once filtered, so a router wrapped twice (by hand and by the starter) is filtered once.
 	private static final String FILTERED_ATTRIBUTE = ServletSessionAffinity.class.getName() + ".filtered";
+
+	// The route decided before the application's filters ran, for the router filter to finish.
+	private static final String DECIDED_ATTRIBUTE = ServletSessionAffinity.class.getName() + ".decided";
+
+	// Enough for any MCP router (Spring AI's have one to three paths); past it, nothing more is remembered.
+	private static final int MAX_ENDPOINTS = 32;
+
+	// The methods and paths this router has served, with the pattern each matched: requests for them are forwarded
+	// before the application's filters, and observed under that pattern as the router would have.
+	private final Map<String, String> endpoints = new ConcurrentHashMap<>();
+
+	// The router's message converters, once it has served a request: a forward made before it writes with them.
+	private volatile @Nullable List<HttpMessageConverter<?>> messageConverters;
 
 	private final SessionRouting routing;
 
@@ -76,10 +99,22 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			return next.handle(request);
 		}
 		servletRequest.setAttribute(FILTERED_ATTRIBUTE, Boolean.TRUE);
-		SessionRouting.Request read = new SessionRouting.Request(request.method(), servletRequest::getHeader,
-				sessionParameter(servletRequest), servletRequest.getContentLengthLong(), request.uri(),
-				principal(request));
-		Route route = Objects.requireNonNull(this.routing.route(read).block());
+		Object decided = servletRequest.getAttribute(DECIDED_ATTRIBUTE);
+		Route route;
+		if (decided instanceof Owned owned) {
+			route = Objects.requireNonNull(this.routing.admit(owned, principal(request)).block());
+		}
+		else if (decided instanceof Route early) {
+			route = early;
+		}
+		else {
+			// Not decided before the filters: its endpoint may not be known there yet (a decided one is).
+			remember(request);
+			SessionRouting.Request read = new SessionRouting.Request(request.method(), servletRequest::getHeader,
+					sessionParameter(servletRequest), servletRequest.getContentLengthLong(), request.uri(),
+					principal(request));
+			route = Objects.requireNonNull(this.routing.route(read).block());
+		}
 		if (route instanceof Refused refused) {
 			return response(refused.answer());
 		}
@@ -99,6 +134,67 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			}
 			return response(refused);
 		}
+	}
+
+	/**
+	 * Forwards a request for a session another instance owns before the application's own servlet filters and the
+	 * dispatcher servlet run (the owner runs them on the forwarded request, security included: {@code Authorization}
+	 * travels end to end); every other request continues down the filter chain, with what was decided for it kept for
+	 * the router filter. Only requests for a method and path the MCP router has served are looked at: the first request
+	 * of each takes the router's path.
+	 * @param request the request, as the container passed it to the first filters
+	 * @param response the response
+	 * @param chain the application's filters, then the dispatcher servlet
+	 * @throws Exception when the chain fails, or a forward fails in a way no answer is defined for
+	 */
+	public void forwardBeforeFilters(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+			throws Exception {
+		List<HttpMessageConverter<?>> converters = this.messageConverters;
+		String pattern = (converters != null && !HttpMethod.HEAD.matches(request.getMethod()))
+				? this.endpoints.get(endpoint(request.getMethod(), pathWithinApplication(request))) : null;
+		String header = (pattern != null) ? request.getHeader(McpHttpHeaders.SESSION_ID) : null;
+		String parameter = (pattern != null) ? sessionParameter(request) : null;
+		if (header == null && parameter == null) {
+			chain.doFilter(request, response);
+			return;
+		}
+		SessionRouting.Request read = new SessionRouting.Request(HttpMethod.valueOf(request.getMethod()),
+				request::getHeader, parameter, request.getContentLengthLong(),
+				new ServletServerHttpRequest(request).getURI(), Mono.empty());
+		Route route = Objects.requireNonNull(this.routing.decide(read).block());
+		if (route instanceof Forward forward) {
+			ServerHttpObservationFilter.findObservationContext(request)
+				.ifPresent((observation) -> observation.setPathPattern(pattern));
+			ServerResponse forwarded = forward(ServerRequest.create(request, converters), forward);
+			forwarded.writeTo(request, response, () -> converters);
+			return;
+		}
+		request.setAttribute(DECIDED_ATTRIBUTE, route);
+		chain.doFilter(request, response);
+	}
+
+	private void remember(ServerRequest request) {
+		if (this.messageConverters == null) {
+			this.messageConverters = request.messageConverters();
+		}
+		if (this.endpoints.size() < MAX_ENDPOINTS) {
+			Object matched = request.attributes().get(RouterFunctions.MATCHING_PATTERN_ATTRIBUTE);
+			String pattern = (matched instanceof PathPattern pathPattern) ? pathPattern.getPatternString()
+					: request.path();
+			HttpServletRequest servletRequest = request.servletRequest();
+			this.endpoints.putIfAbsent(endpoint(servletRequest.getMethod(), pathWithinApplication(servletRequest)),
+					pattern);
+		}
+	}
+
+	private static String endpoint(String method, String path) {
+		return method + " " + path;
+	}
+
+	// The raw path after the context path, as the container has it before any filter: the same in the first filter
+	// and in the router.
+	private static String pathWithinApplication(HttpServletRequest request) {
+		return request.getRequestURI().substring(request.getContextPath().length());
 	}
 
 	// The request with its body read through the limits (when it has one), and, for a session owned here, naming the
