@@ -370,6 +370,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		if (OwnerForwarder.isTimeout(error)) {
 			return ForwardFailure.RESPONSE_TIMEOUT;
 		}
+		if (OwnerForwarder.isConnectionLost(error)) {
+			return ForwardFailure.ABORTED;
+		}
 		return null;
 	}
 

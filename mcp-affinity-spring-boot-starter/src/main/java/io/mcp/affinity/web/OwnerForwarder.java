@@ -33,6 +33,7 @@ import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientResponse;
+import reactor.netty.http.client.PrematureCloseException;
 import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
@@ -333,6 +334,21 @@ public final class OwnerForwarder {
 	public static boolean isConnectTimeout(Throwable error) {
 		for (Throwable t = error; t != null; t = t.getCause()) {
 			if (t instanceof ConnectTimeoutException) {
+				return true;
+			}
+		}
+		return false;
+	}
+
+	/**
+	 * Whether a forwarding error is the owner closing the connection before its response headers: a live owner
+	 * dropping it, or one going away (whose next connection is then refused, and its sessions removed).
+	 * @param error the error
+	 * @return whether the connection was lost before an answer
+	 */
+	public static boolean isConnectionLost(Throwable error) {
+		for (Throwable t = error; t != null; t = t.getCause()) {
+			if (t instanceof PrematureCloseException) {
 				return true;
 			}
 		}

@@ -452,7 +452,10 @@ public final class SessionRouting {
 		/** The owner sent no response headers in time: 504. */
 		RESPONSE_TIMEOUT,
 
-		/** This instance stopped waiting for the owner (it is shutting down): 503, retry (on another instance). */
+		/**
+		 * This instance stopped waiting for the owner (it is shutting down), or the owner closed the connection without
+		 * answering (a live owner dropping it, or one going away): 503, retry; the session is kept.
+		 */
 		ABORTED
 
 	}

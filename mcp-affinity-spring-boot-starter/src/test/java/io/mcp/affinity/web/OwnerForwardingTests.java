@@ -398,6 +398,37 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void anOwnerThatDropsTheConnectionWithoutAnsweringGets503AndKeepsItsSession() throws Exception {
+		// An owner that reads the request and closes the connection: no status line, no headers.
+		try (java.net.ServerSocket dropping = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+			Thread acceptor = new Thread(() -> {
+				while (!dropping.isClosed()) {
+					try (java.net.Socket socket = dropping.accept()) {
+						socket.getInputStream().read(new byte[8192]);
+					}
+					catch (java.io.IOException ex) {
+						// closed: the test is over
+					}
+				}
+			});
+			acceptor.setDaemon(true);
+			acceptor.start();
+			String session = "dropping-" + System.nanoTime();
+			this.registry.live.put("dropping-epoch",
+					new InstanceIdentity(URI.create("http://127.0.0.1:" + dropping.getLocalPort()), "dropping-epoch"));
+			this.store.claim(SessionId.of(session), "dropping-epoch").block();
+
+			Response response = post(session, Map.of());
+
+			assertThat(response.status()).isEqualTo(503);
+			assertThat(response.headers().get("Retry-After")).isEqualTo("1");
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("not reachable in time");
+			// Still listening: not gone, so the session is kept.
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("dropping-epoch");
+		}
+	}
+
+	@Test
 	void aPoisonedEntryNeverMakesTheInstanceCallTheHostItNames() {
 		// Entries record an owner epoch; whatever one says, only the registry's live instances are ever called.
 		String session = "poisoned-" + System.nanoTime();
