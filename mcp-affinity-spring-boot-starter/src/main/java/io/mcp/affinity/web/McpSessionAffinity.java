@@ -30,6 +30,7 @@ import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.MediaType;
+import org.springframework.http.server.reactive.AbstractServerHttpRequest;
 import org.springframework.http.server.reactive.HttpHandler;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
@@ -132,6 +133,10 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	 * @see SessionForwardingHttpHandler
 	 */
 	Mono<Void> forwardBeforeWebHandler(ServerHttpRequest request, ServerHttpResponse response, HttpHandler next) {
+		if (!isReactorNetty(request)) {
+			// WebFlux on another server (Tomcat, Jetty): the router filter forwards, through the exchange.
+			return next.handle(request, response);
+		}
 		return forwardEarly(request, (forward, pattern) -> {
 			HttpServerRequest nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
 			HttpServerResponse nativeResponse = ServerHttpResponseDecorator.getNativeResponse(response);
@@ -140,6 +145,15 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			return relay(nativeResponse, forward, (onHeaders) -> this.forwarder.forward(request, body, nativeResponse,
 					forward.sessionId(), forward.owner(), onHeaders));
 		}, () -> next.handle(request, response));
+	}
+
+	private static boolean isReactorNetty(ServerHttpRequest request) {
+		ServerHttpRequest server = request;
+		while (server instanceof ServerHttpRequestDecorator decorator) {
+			server = decorator.getDelegate();
+		}
+		return server instanceof AbstractServerHttpRequest received
+				&& received.getNativeRequest() instanceof HttpServerRequest;
 	}
 
 	/**

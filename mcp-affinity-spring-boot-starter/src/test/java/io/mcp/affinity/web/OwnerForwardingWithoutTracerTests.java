@@ -19,4 +19,9 @@ class OwnerForwardingWithoutTracerTests extends OwnerForwardingTests {
 		return false;
 	}
 
+	@Override
+	protected boolean forwardsBeforeServerObservation() {
+		return true;
+	}
+
 }
