@@ -172,7 +172,7 @@ class AffinityBenchmarkIT {
 							+ micros(hopServlet.cpu(otherServlet)) + " + owner " + micros(hopServlet.cpu(ownerServlet))
 							+ " vs owner alone " + micros(onServlet.cpu(ownerServlet)));
 			row("2 forwarded path", "servlet stack: added p50 per hop, under load (" + SESSIONS + " clients)",
-					String.format(Locale.ROOT, "%.2f ms", (hopServlet.p50() - onServlet.p50()) / 1e6), "");
+					addedP50(hopServlet, onServlet), "");
 			row("2 forwarded path", "session-id ownership: throughput, forwarded / direct",
 					ratio(hopById.throughput(), onById.throughput()), hopById + "; rounds " + range(forwardedById));
 			row("2 forwarded path", "session-id ownership: hop CPU per request / owner's CPU per request",
@@ -184,7 +184,7 @@ class AffinityBenchmarkIT {
 					"forwarder " + micros(hop.cpu(other)) + " + owner " + micros(hop.cpu(owner)) + " vs owner alone "
 							+ micros(on.cpu(owner)));
 			row("2 forwarded path", "added p50 per hop, under load (" + SESSIONS + " clients)",
-					String.format(Locale.ROOT, "%.2f ms", (hop.p50() - on.p50()) / 1e6), "");
+					addedP50(hop, on), "");
 			row("2 forwarded path", "hop CPU per request / owner's CPU per request", ratio(hop.cpu(other), on.cpu(owner)),
 					"target <= 1.0x");
 			for (Map.Entry<String, URI> calibration : calibrations.entrySet()) {
@@ -197,20 +197,41 @@ class AffinityBenchmarkIT {
 				row("2 calibration", "ours / " + calibration.getKey() + ": throughput, hop CPU per request",
 						ratio(hop.throughput(), floor.throughput()) + ", " + ratio(hop.cpu(other), floor.cpu(at)), "");
 			}
-			// One request at a time: the hop's own latency, without queueing for the shared cores.
+			// One request at a time: the hop's own latency, without queueing for the shared cores. The calibration hops
+			// and the servlet pair in the same rounds, so the floor for this latency is measured beside ours.
 			List<String> one = onOwner.subList(0, 1);
+			List<String> oneServlet = onOwnerServlet.subList(0, 1);
 			List<Load> singleDirect = new ArrayList<>();
 			List<Load> singleForwarded = new ArrayList<>();
+			List<Load> singleDirectServlet = new ArrayList<>();
+			List<Load> singleForwardedServlet = new ArrayList<>();
+			Map<String, List<Load>> singleCalibrated = new HashMap<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				singleDirect.add(run(owner, one, ROUND));
 				singleForwarded.add(run(other, one, ROUND));
+				for (Map.Entry<String, URI> hop1 : calibrations.entrySet()) {
+					singleCalibrated.computeIfAbsent(hop1.getKey(), (name) -> new ArrayList<>())
+						.add(run(hop1.getValue(), one, ROUND));
+				}
+				singleDirectServlet.add(run(ownerServlet, oneServlet, ROUND));
+				singleForwardedServlet.add(run(otherServlet, oneServlet, ROUND));
 			}
 			Load direct1 = median(singleDirect);
 			Load hop1 = median(singleForwarded);
-			row("2 forwarded path", "added p50 per hop, one client",
-					String.format(Locale.ROOT, "%.2f ms", (hop1.p50() - direct1.p50()) / 1e6),
+			row("2 forwarded path", "added p50 per hop, one client", addedP50(hop1, direct1),
 					"p50 " + String.format(Locale.ROOT, "%.2f ms vs %.2f ms", hop1.p50() / 1e6, direct1.p50() / 1e6)
-							+ "; throughput " + ratio(hop1.throughput(), direct1.throughput()));
+							+ "; throughput " + ratio(hop1.throughput(), direct1.throughput()) + "; target <= 0.25 ms");
+			for (Map.Entry<String, List<Load>> calibration : singleCalibrated.entrySet()) {
+				Load floor1 = median(calibration.getValue());
+				row("2 calibration", calibration.getKey() + ": added p50 per hop, one client", addedP50(floor1, direct1),
+						String.format(Locale.ROOT, "p50 %.2f ms; ours %s", floor1.p50() / 1e6, addedP50(hop1, direct1)));
+			}
+			Load direct1Servlet = median(singleDirectServlet);
+			Load hop1Servlet = median(singleForwardedServlet);
+			row("2 forwarded path", "servlet stack: added p50 per hop, one client", addedP50(hop1Servlet, direct1Servlet),
+					String.format(Locale.ROOT, "p50 %.2f ms vs %.2f ms", hop1Servlet.p50() / 1e6,
+							direct1Servlet.p50() / 1e6) + "; throughput "
+							+ ratio(hop1Servlet.throughput(), direct1Servlet.throughput()));
 
 			double firstEventForwarded = firstProgress(other, onOwner.get(0));
 			double firstEventDirect = firstProgress(owner, onOwner.get(0));
@@ -604,6 +625,10 @@ class AffinityBenchmarkIT {
 			}
 		}
 		return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+	}
+
+	private static String addedP50(Load hop, Load direct) {
+		return String.format(Locale.ROOT, "%.2f ms", (hop.p50() - direct.p50()) / 1e6);
 	}
 
 	private static String ratio(double a, double b) {

@@ -419,6 +419,9 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
 				try {
 					this.owners.writeTo(request, response, context);
+					// The end of the response leaves now, from this thread: complete() alone would have it written by
+					// a container thread the completion is dispatched to, a hand-over later.
+					response.getOutputStream().close();
 				}
 				catch (Exception ex) {
 					logger.debug("Relaying a forwarded stream ended: {}", ex.toString());
