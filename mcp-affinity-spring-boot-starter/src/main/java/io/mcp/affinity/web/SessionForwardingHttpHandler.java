@@ -14,8 +14,8 @@ import org.springframework.http.server.reactive.HttpHandlerDecoratorFactory;
  * <p>
  * Only requests for a method and path the MCP router has already served are looked at (the router filter remembers
  * them), so nothing outside the MCP endpoints is ever forwarded from here, whatever headers it carries. On a server
- * other than Reactor Netty (WebFlux on Tomcat or Jetty), every request goes on to the web handler, and the router filter
- * forwards.
+ * other than Reactor Netty (WebFlux on Tomcat or Jetty), every request goes on to the web handler, and the router
+ * filter forwards.
  */
 public final class SessionForwardingHttpHandler implements HttpHandlerDecoratorFactory {
 

@@ -96,13 +96,14 @@ class OwnerForwardingTests {
 		this.instance = instance()
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
-					"mcp.affinity.forwarding.secret=" + SECRET, "mcp.affinity.request-body-timeout=1s", NO_SECURITY + alsoExcluded())
+					"mcp.affinity.forwarding.secret=" + SECRET, "mcp.affinity.request-body-timeout=1s",
+					NO_SECURITY + alsoExcluded())
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
 		this.registry.live.put(OWNER_EPOCH,
 				new InstanceIdentity(URI.create("http://127.0.0.1:" + this.owner.port()), OWNER_EPOCH));
-		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		int port = webServer().getPort();
 		this.client = HttpClient.create().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(10));
 	}
 
@@ -249,7 +250,10 @@ class OwnerForwardingTests {
 			.collectList()
 			.block(Duration.ofSeconds(10));
 
-		assertThat(String.join("", events)).as("received %s; owner saw %s", events, this.owner.received).contains("event-0").contains("event-1").contains("event-2");
+		assertThat(String.join("", events)).as("received %s; owner saw %s", events, this.owner.received)
+			.contains("event-0")
+			.contains("event-1")
+			.contains("event-2");
 		assertThat(arrivals).hasSize(3);
 		// Spaced like the owner sent them (300 ms), not delivered in one piece at the end.
 		assertThat(Duration.ofNanos(arrivals.get(2) - arrivals.get(0))).isGreaterThan(Duration.ofMillis(400));
@@ -549,7 +553,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void crOrLfInASessionHeaderIsRefusedBeforeAnythingReadsIt() throws Exception {
-		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		int port = webServer().getPort();
 		try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
 			socket.setSoTimeout(5_000);
 			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: abc\rdef\r\n"
@@ -565,7 +569,7 @@ class OwnerForwardingTests {
 	void aClientThatStopsSendingItsBodyIsCutOffWith408LocallyAndOnTheWayToTheOwner() throws Exception {
 		String local = createLocalSession();
 		String remote = ownedRemotely();
-		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
+		int port = webServer().getPort();
 		for (String session : List.of(local, remote, routedRemotely())) {
 			try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
 				socket.setSoTimeout(10_000);
