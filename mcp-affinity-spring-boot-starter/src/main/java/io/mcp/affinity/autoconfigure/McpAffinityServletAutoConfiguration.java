@@ -14,9 +14,9 @@ import io.mcp.affinity.web.servlet.ServletSessionAffinity;
 import io.mcp.affinity.web.servlet.SessionForwardingServletFilter;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
-import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -39,7 +39,6 @@ import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 import org.springframework.core.task.SimpleAsyncTaskExecutor;
 import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
-import org.springframework.util.ClassUtils;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.servlet.function.RouterFunction;
 
@@ -63,8 +62,6 @@ public final class McpAffinityServletAutoConfiguration {
 	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webMvcStreamableServerRouterFunction",
 			"webMvcSseServerRouterFunction");
 
-	private static final String TRACER_CLASS = "io.micrometer.tracing.Tracer";
-
 	/** The early forwarding filter's order: after the server observation filter ({@code HIGHEST_PRECEDENCE + 1}). */
 	static final int SESSION_FORWARDING_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE + 10;
 
@@ -75,7 +72,7 @@ public final class McpAffinityServletAutoConfiguration {
 	@ConditionalOnMissingBean
 	ServletOwnerForwarder servletOwnerForwarder(InstanceIdentity mcpAffinityInstanceIdentity,
 			SessionRouting mcpAffinitySessionRouting, McpAffinityProperties properties, Environment environment,
-			ObjectProvider<ObservationRegistry> observationRegistry, ListableBeanFactory beanFactory) {
+			ObjectProvider<ObservationRegistry> observationRegistry, ConfigurableListableBeanFactory beanFactory) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
 		// Apache HttpClient 5 classic: the request thread does the I/O itself. The JDK client handed each forward
 		// between its selector thread, its executor and the request thread, which the profile showed as most of a
@@ -92,7 +89,7 @@ public final class McpAffinityServletAutoConfiguration {
 		AbortableRequestFactory requestFactory = new AbortableRequestFactory(httpClient);
 		RestClient.Builder client = RestClient.builder().requestFactory(requestFactory);
 		ObservationRegistry registry = observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP);
-		if (tracing(registry, beanFactory)) {
+		if (!registry.isNoop() && TracingConditions.traced(beanFactory)) {
 			// A client observation per forward, child of the server's: its propagation writes the trace headers, so
 			// one trace spans both instances. Without a tracer it would only time the forward again.
 			client.observationRegistry(registry);
@@ -125,14 +122,6 @@ public final class McpAffinityServletAutoConfiguration {
 		CustomizableThreadFactory threads = new CustomizableThreadFactory("mcp-affinity-relay-");
 		threads.setDaemon(true);
 		return Executors.newCachedThreadPool(threads);
-	}
-
-	private static boolean tracing(ObservationRegistry registry, ListableBeanFactory beanFactory) {
-		if (registry.isNoop() || !ClassUtils.isPresent(TRACER_CLASS, null)) {
-			return false;
-		}
-		Class<?> tracer = ClassUtils.resolveClassName(TRACER_CLASS, null);
-		return beanFactory.getBeanNamesForType(tracer, true, false).length > 0;
 	}
 
 	@Bean

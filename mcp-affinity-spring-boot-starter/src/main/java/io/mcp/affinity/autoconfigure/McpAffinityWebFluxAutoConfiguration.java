@@ -11,10 +11,9 @@ import io.mcp.affinity.web.SessionForwardingHttpHandler;
 import io.mcp.affinity.web.SessionForwardingWebFilter;
 import io.mcp.affinity.web.SessionRouting;
 import io.micrometer.observation.ObservationRegistry;
-import org.springframework.beans.factory.ListableBeanFactory;
 import org.springframework.beans.factory.ObjectProvider;
-import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.beans.factory.config.BeanPostProcessor;
+import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -27,17 +26,15 @@ import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
 import org.springframework.cloud.gateway.config.GatewayProperties;
 import org.springframework.cloud.gateway.config.HttpClientCustomizer;
-import org.springframework.cloud.gateway.config.HttpClientFactory;
 import org.springframework.cloud.gateway.config.HttpClientProperties;
-import org.springframework.cloud.gateway.config.HttpClientSslConfigurer;
 import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
 import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.observation.ObservedRequestHttpHeadersFilter;
 import org.springframework.cloud.gateway.filter.headers.observation.ObservedResponseHttpHeadersFilter;
 import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
-import org.springframework.util.ClassUtils;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import reactor.netty.http.client.HttpClient;
 
@@ -66,37 +63,29 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webFluxStreamableServerRouterFunction",
 			"webfluxSseServerRouterFunction");
 
-	private static final String TRACER_CLASS = "io.micrometer.tracing.Tracer";
-
 	private static final String GATEWAY_HTTP_CLIENT_PREFIX = GatewayProperties.PREFIX + ".httpclient";
 
-	@Bean(defaultCandidate = false)
-	@Qualifier("mcpAffinity")
-	HttpClient mcpAffinityHttpClient(Environment environment, ObjectProvider<ServerProperties> serverProperties,
-			ObjectProvider<SslBundles> sslBundles, ObjectProvider<HttpClientCustomizer> customizers) throws Exception {
+	@Bean
+	ForwardingHttpClients mcpAffinityHttpClients(Environment environment,
+			ObjectProvider<ServerProperties> serverProperties, ObjectProvider<SslBundles> sslBundles,
+			ObjectProvider<HttpClientCustomizer> customizers) {
 		HttpClientProperties properties = Binder.get(environment)
 			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
-		ServerProperties server = serverProperties.getIfAvailable(ServerProperties::new);
-		HttpClientSslConfigurer ssl = new HttpClientSslConfigurer(properties.getSsl(), server,
-				sslBundles.getIfAvailable(DefaultSslBundleRegistry::new)) {
-		};
-		HttpClientFactory factory = new HttpClientFactory(properties, server, ssl,
-				customizers.orderedStream().toList());
-		factory.afterPropertiesSet();
-		return factory.getObject();
+		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new),
+				sslBundles.getIfAvailable(DefaultSslBundleRegistry::new), customizers.orderedStream().toList());
 	}
 
 	@Bean
 	@ConditionalOnMissingBean
-	OwnerForwarder ownerForwarder(@Qualifier("mcpAffinity") HttpClient mcpAffinityHttpClient,
+	OwnerForwarder ownerForwarder(ForwardingHttpClients mcpAffinityHttpClients,
 			InstanceIdentity mcpAffinityInstanceIdentity, SessionRouting mcpAffinitySessionRouting,
 			McpAffinityProperties properties, Environment environment,
-			ObjectProvider<ObservationRegistry> observationRegistry, ListableBeanFactory beanFactory) {
+			ObjectProvider<ObservationRegistry> observationRegistry, ConfigurableListableBeanFactory beanFactory) {
 		String trusted = properties.getForwarding().getTrustedProxies();
 		if (trusted == null) {
 			trusted = environment.getProperty(GatewayProperties.PREFIX + ".trusted-proxies", ".*");
 		}
-		OwnerForwarder forwarder = new OwnerForwarder(mcpAffinityHttpClient,
+		OwnerForwarder forwarder = new OwnerForwarder(mcpAffinityHttpClients,
 				observationFilters(observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP), beanFactory),
 				trusted, mcpAffinityInstanceIdentity, properties.getForwarding().getConnectTimeout(),
 				properties.getForwarding().getResponseTimeout());
@@ -114,13 +103,8 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	 * {@code mcp.affinity.forwards} already times every forward.
 	 */
 	private static List<HttpHeadersFilter> observationFilters(ObservationRegistry observationRegistry,
-			ListableBeanFactory beanFactory) {
-		if (observationRegistry.isNoop() || !ClassUtils.isPresent(TRACER_CLASS, null)) {
-			return List.of();
-		}
-		// Without initializing factory beans early: a type check only.
-		Class<?> tracer = ClassUtils.resolveClassName(TRACER_CLASS, null);
-		if (beanFactory.getBeanNamesForType(tracer, true, false).length == 0) {
+			ConfigurableListableBeanFactory beanFactory) {
+		if (observationRegistry.isNoop() || !TracingConditions.traced(beanFactory)) {
 			return List.of();
 		}
 		return List.of(new ObservedRequestHttpHeadersFilter(observationRegistry), new ObservedResponseHttpHeadersFilter());
@@ -133,7 +117,8 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	}
 
 	/**
-	 * Forwards ahead of the application's filters (the default). Without a tracer, before Spring's web handler: the
+	 * Forwards ahead of the application's filters (the default). Without a tracer (or with only Spring Boot's no-op
+	 * one, {@link TracingConditions}), before Spring's web handler: the
 	 * forwarder's server observation and exchange are skipped, the cheapest place. With one, in a web filter ordered
 	 * first, under the server observation: the forwarder's server and client spans are then in the trace.
 	 */
@@ -142,13 +127,13 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	static class EarlyForwardingConfiguration {
 
 		@Bean
-		@ConditionalOnMissingBean(type = TRACER_CLASS)
+		@Conditional(TracingConditions.NotTraced.class)
 		SessionForwardingHttpHandler mcpSessionForwardingHttpHandler(McpSessionAffinity mcpSessionAffinity) {
 			return new SessionForwardingHttpHandler(mcpSessionAffinity);
 		}
 
 		@Bean
-		@ConditionalOnBean(type = TRACER_CLASS)
+		@Conditional(TracingConditions.Traced.class)
 		SessionForwardingWebFilter mcpSessionForwardingWebFilter(McpSessionAffinity mcpSessionAffinity) {
 			return new SessionForwardingWebFilter(mcpSessionAffinity);
 		}

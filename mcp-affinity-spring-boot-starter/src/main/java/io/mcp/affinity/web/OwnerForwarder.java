@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeoutException;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
@@ -38,10 +39,11 @@ import reactor.netty.http.server.HttpServerRequest;
 import reactor.netty.http.server.HttpServerResponse;
 
 /**
- * Forwards an exchange to the instance that owns its session, on the pooled Reactor Netty client the gateway's
- * {@code HttpClientFactory} builds from its {@code httpclient} properties. Nothing is buffered: the request body
- * streams to the owner as it arrives, each part passed on as the buffer it came in, and an SSE (or NDJSON) response
- * streams back event by event, flushed as it comes. When the client goes away, the upstream connection is closed.
+ * Forwards an exchange to the instance that owns its session, on pooled Reactor Netty clients the gateway's
+ * {@code HttpClientFactory} builds from its {@code httpclient} properties, one on each event loop of the server
+ * ({@link EventLoopClients}). Nothing is buffered: the request body streams to the owner as it arrives, each part
+ * passed on as the buffer it came in, and an SSE (or NDJSON) response streams back event by event, flushed as it
+ * comes. When the client goes away, the upstream connection is closed.
  * <p>
  * The gateway's own routing and response-writing filters did the same through a synthetic route and exchange
  * attributes, copying the headers into Spring's {@code HttpHeaders} and again into Netty's each way; here the relay is
@@ -61,7 +63,7 @@ public final class OwnerForwarder {
 			MediaType.valueOf("application/grpc"), MediaType.valueOf("application/grpc+protobuf"),
 			MediaType.valueOf("application/grpc+json"));
 
-	private final HttpClient client;
+	private final EventLoopClients clients;
 
 	private final ForwardedHeaderRules headerRules;
 
@@ -77,8 +79,9 @@ public final class OwnerForwarder {
 
 	/**
 	 * Creates a forwarder.
-	 * @param httpClient the client to the owners, e.g. built by the gateway's {@code HttpClientFactory} from its
-	 * {@code httpclient} properties
+	 * @param clients gives a client to the owners with a connection pool of its own at each call (one is made per
+	 * event loop of the server), e.g. built by the gateway's {@code HttpClientFactory} from its {@code httpclient}
+	 * properties
 	 * @param observationFilters the gateway's observation header filters (request and response), applied to every
 	 * forward; empty when there is no tracer to continue
 	 * @param trustedProxies regular expression of the client addresses trusted to set {@code X-Forwarded-*}
@@ -86,10 +89,11 @@ public final class OwnerForwarder {
 	 * @param connectTimeout how long to wait for a connection to the owner
 	 * @param responseTimeout how long to wait for the owner's response headers (not for a streamed body)
 	 */
-	public OwnerForwarder(HttpClient httpClient, List<HttpHeadersFilter> observationFilters, String trustedProxies,
-			InstanceIdentity self, Duration connectTimeout, Duration responseTimeout) {
-		this.client = httpClient.option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
-				Math.toIntExact(connectTimeout.toMillis()));
+	public OwnerForwarder(Supplier<HttpClient> clients, List<HttpHeadersFilter> observationFilters,
+			String trustedProxies, InstanceIdentity self, Duration connectTimeout, Duration responseTimeout) {
+		int connectMillis = Math.toIntExact(connectTimeout.toMillis());
+		this.clients = new EventLoopClients(
+				() -> clients.get().option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectMillis));
 		this.headerRules = new ForwardedHeaderRules(trustedProxies);
 		this.requestObservers = observationFilters.stream()
 			.filter((filter) -> filter.supports(HttpHeadersFilter.Type.REQUEST))
@@ -181,7 +185,7 @@ public final class OwnerForwarder {
 		URI target = URI.create(
 				address.getScheme() + "://" + address.getRawAuthority() + SessionRouting.pathAndQuery(request.getURI()));
 		ForwardedHeaderRules.Marks marks = (observed != null) ? null : marks(request, sessionId);
-		Mono<Answer> answer = this.client
+		Mono<Answer> answer = this.clients.of(request)
 			.request(io.netty.handler.codec.http.HttpMethod.valueOf(request.getMethod().name()))
 			.uri(target)
 			.send((outgoing, outbound) -> {

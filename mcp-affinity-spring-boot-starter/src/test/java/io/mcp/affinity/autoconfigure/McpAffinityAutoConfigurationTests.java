@@ -17,11 +17,15 @@ import io.mcp.affinity.core.test.LocalRedisCluster;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.web.McpSessionAffinity;
 import io.mcp.affinity.web.OwnerForwarder;
+import io.mcp.affinity.web.SessionForwardingHttpHandler;
+import io.mcp.affinity.web.SessionForwardingWebFilter;
+import io.micrometer.tracing.Tracer;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisAutoConfiguration;
 import org.springframework.boot.data.redis.autoconfigure.DataRedisReactiveAutoConfiguration;
+import org.springframework.boot.micrometer.tracing.autoconfigure.NoopTracerAutoConfiguration;
 import org.springframework.boot.test.context.FilteredClassLoader;
 import org.springframework.boot.test.context.runner.ReactiveWebApplicationContextRunner;
 import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
@@ -221,6 +225,26 @@ class McpAffinityAutoConfigurationTests {
 			.run((context) -> assertThat(context).hasSingleBean(SessionOwnerResolver.class)
 				.doesNotHaveBean(McpSessionAffinity.class)
 				.doesNotHaveBean(OwnerForwarder.class));
+	}
+
+	@Test
+	void withNoTracerOrOnlyTheNoopOneForwardsAreMadeBeforeTheWebHandler() {
+		this.contextRunner.run((context) -> assertThat(context).hasSingleBean(SessionForwardingHttpHandler.class)
+			.doesNotHaveBean(SessionForwardingWebFilter.class));
+		// micrometer-tracing on the class path without a bridge: Spring Boot's no-op tracer, which records nothing.
+		this.contextRunner.withConfiguration(AutoConfigurations.of(NoopTracerAutoConfiguration.class))
+			.run((context) -> {
+				assertThat(context.getBean(Tracer.class)).isSameAs(Tracer.NOOP);
+				assertThat(context).hasSingleBean(SessionForwardingHttpHandler.class)
+					.doesNotHaveBean(SessionForwardingWebFilter.class);
+			});
+	}
+
+	@Test
+	void withATracerForwardsAreMadeUnderTheServerObservation() {
+		this.contextRunner.withBean(Tracer.class, () -> Tracer.NOOP)
+			.run((context) -> assertThat(context).hasSingleBean(SessionForwardingWebFilter.class)
+				.doesNotHaveBean(SessionForwardingHttpHandler.class));
 	}
 
 	@Test
