@@ -5,9 +5,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 import io.netty.channel.EventLoop;
-import org.jspecify.annotations.Nullable;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
+import org.springframework.util.function.SingletonSupplier;
 import reactor.netty.Connection;
 import reactor.netty.http.client.HttpClient;
 
@@ -25,7 +25,8 @@ final class EventLoopClients {
 	// A handful: one per event loop the server has.
 	private final Map<EventLoop, HttpClient> clients = new ConcurrentHashMap<>();
 
-	private volatile @Nullable HttpClient shared;
+	// For a server other than Reactor Netty: made on first use.
+	private final SingletonSupplier<HttpClient> shared;
 
 	/**
 	 * Creates the clients.
@@ -33,6 +34,7 @@ final class EventLoopClients {
 	 */
 	EventLoopClients(Supplier<HttpClient> newClient) {
 		this.newClient = newClient;
+		this.shared = SingletonSupplier.of(newClient);
 	}
 
 	/**
@@ -48,17 +50,7 @@ final class EventLoopClients {
 			return (client != null) ? client
 					: this.clients.computeIfAbsent(eventLoop, (loop) -> this.newClient.get().runOn(loop));
 		}
-		HttpClient shared = this.shared;
-		if (shared == null) {
-			synchronized (this) {
-				shared = this.shared;
-				if (shared == null) {
-					shared = this.newClient.get();
-					this.shared = shared;
-				}
-			}
-		}
-		return shared;
+		return this.shared.obtain();
 	}
 
 }
