@@ -118,9 +118,9 @@ public final class McpAffinityWebFluxAutoConfiguration {
 
 	/**
 	 * Forwards ahead of the application's filters (the default). Without a tracer (or with only Spring Boot's no-op
-	 * one, {@link TracingConditions}), before Spring's web handler: the
-	 * forwarder's server observation and exchange are skipped, the cheapest place. With one, in a web filter ordered
-	 * first, under the server observation: the forwarder's server and client spans are then in the trace.
+	 * one, {@link TracingConditions}), before Spring's web handler: the forwarder's server observation and exchange are
+	 * skipped, the cheapest place. With one, in a web filter ordered first, under the server observation: the
+	 * forwarder's server and client spans are then in the trace.
 	 */
 	@Configuration(proxyBeanMethods = false)
 	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.before-application-filters", matchIfMissing = true)
