@@ -17,6 +17,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import org.jspecify.annotations.Nullable;
+import org.reactivestreams.Publisher;
 import org.springframework.cloud.gateway.filter.headers.HttpHeadersFilter;
 import org.springframework.cloud.gateway.support.ServerWebExchangeUtils;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -32,6 +33,7 @@ import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.Connection;
+import reactor.netty.NettyOutbound;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.http.client.HttpClientResponse;
 import reactor.netty.http.client.PrematureCloseException;
@@ -206,7 +208,7 @@ public final class OwnerForwarder {
 								marks, true, headers::add);
 					}
 				}
-				return outbound.send(body);
+				return send(outbound, body, request.getHeaders());
 			})
 			.responseConnection((response, connection) -> Mono.just(new Answer(response, connection)))
 			.singleOrEmpty();
@@ -217,6 +219,22 @@ public final class OwnerForwarder {
 					EventLoopTimers.of(request));
 		}
 		return answer;
+	}
+
+	// A body already whole in its first part (a JSON-RPC message arrives with its headers, mostly) goes out with the
+	// request headers in one write, as Reactor Netty sends a single-part body: as a flux, its client writes and flushes
+	// the headers, waits for that write, then writes the body, and the owner may read the two apart. Any other body
+	// streams part by part as it arrives; nothing waits for a part that has not arrived.
+	private static Publisher<Void> send(NettyOutbound outbound, Flux<ByteBuf> body, HttpHeaders headers) {
+		long length = headers.getContentLength();
+		if (length <= 0 || headers.containsHeader(HttpHeaders.TRANSFER_ENCODING)) {
+			return outbound.send(body);
+		}
+		return body.switchOnFirst((first, all) -> {
+			ByteBuf part = first.get();
+			return (part != null && part.readableBytes() == length) ? outbound.send(all.singleOrEmpty())
+					: outbound.send(all);
+		});
 	}
 
 	private Mono<Void> relayAnswer(HttpServerResponse response, Answer answer, Runnable onResponseHeaders) {

@@ -180,6 +180,14 @@ class OwnerForwardingTests {
 		return RoutedSessionId.of(ROUTED_OWNER_EPOCH, "remote-" + System.nanoTime()).value();
 	}
 
+	private String ownedBy(SocketOwner owner) {
+		String epoch = "socket-owner-" + System.nanoTime();
+		this.registry.live.put(epoch, new InstanceIdentity(URI.create("http://127.0.0.1:" + owner.port()), epoch));
+		String session = "socket-" + System.nanoTime();
+		this.store.claim(SessionId.of(session), epoch).block();
+		return session;
+	}
+
 	private String ownedRemotely() {
 		String session = "remote-" + System.nanoTime();
 		this.store.claim(SessionId.of(session), OWNER_EPOCH).block();
@@ -582,6 +590,58 @@ class OwnerForwardingTests {
 				assertThat(statusLine).as("answer for %s", session).startsWith("HTTP/1.1 408");
 				assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(8));
 			}
+		}
+	}
+
+	@Test
+	void aBodyStillArrivingReachesTheOwnerPartByPart() throws Exception {
+		try (SocketOwner owner = new SocketOwner();
+				java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
+			String session = ownedBy(owner);
+			String firstPart = "{\"jsonrpc\":\"2.0\",\"id\":7,";
+			String lastPart = "\"method\":\"ping\"}";
+			socket.setSoTimeout(10_000);
+			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
+					+ "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+					+ "Content-Length: " + (firstPart.length() + lastPart.length()) + "\r\n\r\n" + firstPart)
+				.getBytes(StandardCharsets.ISO_8859_1));
+
+			// The first part reaches the owner while the client still holds back the rest.
+			long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+			while (!owner.received.endsWith(firstPart) && System.nanoTime() < deadline) {
+				Thread.sleep(5);
+			}
+			assertThat(owner.received).as("received by the owner before the rest was sent").endsWith(firstPart);
+
+			socket.getOutputStream().write(lastPart.getBytes(StandardCharsets.ISO_8859_1));
+			String statusLine = new java.io.BufferedReader(
+					new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1)).readLine();
+			assertThat(statusLine).startsWith("HTTP/1.1 200");
+			assertThat(owner.received).endsWith(firstPart + lastPart);
+		}
+	}
+
+	@Test
+	void aBodyThatArrivedWholeLeavesWithItsRequestHeadersInOneWrite() throws Exception {
+		try (SocketOwner owner = new SocketOwner()) {
+			String session = ownedBy(owner);
+			String body = "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}";
+			Response response = this.client
+				.headers((headers) -> headers.set("Mcp-Session-Id", session)
+					.set("Content-Type", "application/json")
+					.set("Accept", "application/json, text/event-stream"))
+				.post()
+				.uri("/mcp")
+				.send(Mono.just(io.netty.buffer.Unpooled.copiedBuffer(body, StandardCharsets.UTF_8)))
+				.responseSingle((res, content) -> content.asString().map((text) -> new Response(
+						res.status().code(), res.responseHeaders().copy(), text)))
+				.block(Duration.ofSeconds(10));
+
+			assertThat(response.status()).isEqualTo(200);
+			assertThat(response.body()).isEqualTo("{}");
+			// The owner, waiting in its first read, got headers and body together: one write, one read.
+			String first = owner.firstReads.poll(10, TimeUnit.SECONDS);
+			assertThat(first).startsWith("POST /mcp HTTP/1.1\r\n").endsWith("\r\n\r\n" + body);
 		}
 	}
 

@@ -2,6 +2,7 @@ package io.mcp.affinity.web.servlet;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.SocketTimeoutException;
 
 import io.mcp.affinity.web.RequestBodyRefusedException;
@@ -63,6 +64,24 @@ final class GuardedRequestBody extends ServletInputStream {
 		catch (IOException ex) {
 			throw refusedIfTimedOut(ex);
 		}
+	}
+
+	/**
+	 * Copies the body as it arrives, flushing each part read: the forward copies the body through this method, and
+	 * its client would otherwise hold a part in its send buffer until more came. A body that arrived whole leaves
+	 * with the request headers in one write.
+	 */
+	@Override
+	public long transferTo(OutputStream out) throws IOException {
+		byte[] buffer = new byte[8192];
+		long transferred = 0;
+		int read;
+		while ((read = read(buffer, 0, buffer.length)) >= 0) {
+			out.write(buffer, 0, read);
+			out.flush();
+			transferred += read;
+		}
+		return transferred;
 	}
 
 	private static IOException refusedIfTimedOut(IOException ex) {
