@@ -63,6 +63,9 @@ class OwnerForwardingTests {
 
 	private static final String SECRET = "forwarding-secret-for-tests";
 
+	// Shorter than the default (60 s), to see it pass.
+	private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(2);
+
 	// Spring Security is on the test class path for SessionBindingTests; these tests run without it.
 	static final String NO_SECURITY = "spring.autoconfigure.exclude="
 			+ "org.springframework.boot.security.autoconfigure.web.reactive.ReactiveWebSecurityAutoConfiguration,"
@@ -97,6 +100,7 @@ class OwnerForwardingTests {
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
 					"mcp.affinity.forwarding.secret=" + SECRET, "mcp.affinity.request-body-timeout=1s",
+					"mcp.affinity.forwarding.response-timeout=" + RESPONSE_TIMEOUT.toSeconds() + "s",
 					NO_SECURITY + alsoExcluded())
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
@@ -455,6 +459,23 @@ class OwnerForwardingTests {
 			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("not reachable in time");
 			// Still listening: not gone, so the session is kept.
 			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("dropping-epoch");
+		}
+	}
+
+	@Test
+	void anOwnerThatSendsNoHeadersInTimeGets504AndKeepsItsSession() throws Exception {
+		try (SocketOwner silent = new SocketOwner(false)) {
+			String session = ownedBy(silent);
+			long start = System.nanoTime();
+
+			Response response = post(session, Map.of("Content-Type", "application/json"));
+
+			assertThat(response.status()).isEqualTo(504);
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("did not answer in time");
+			assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(RESPONSE_TIMEOUT);
+			assertThat(silent.received).startsWith("POST /mcp HTTP/1.1");
+			// The owner is there, only slow: its session stays.
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).startsWith("socket-owner-");
 		}
 	}
 

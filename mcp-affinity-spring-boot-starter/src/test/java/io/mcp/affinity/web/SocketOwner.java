@@ -13,7 +13,8 @@ import java.util.concurrent.LinkedBlockingQueue;
 /**
  * Stands in for the owning instance at the socket level, on loopback, to see how a forward arrives: what the first
  * read of each connection returns (a request written at once arrives at once), and everything received so far. Once
- * the request's declared body is in, it answers {@code 200} with a small JSON body and closes the connection.
+ * the request's declared body is in, it answers {@code 200} with a small JSON body and closes the connection; or, made
+ * silent, it answers nothing and holds the connection until the forwarder closes it.
  */
 final class SocketOwner implements AutoCloseable {
 
@@ -25,7 +26,18 @@ final class SocketOwner implements AutoCloseable {
 
 	private final ServerSocket server;
 
+	private final boolean answering;
+
 	SocketOwner() throws IOException {
+		this(true);
+	}
+
+	/**
+	 * Creates the owner.
+	 * @param answering whether it answers a request, or holds it unanswered
+	 */
+	SocketOwner(boolean answering) throws IOException {
+		this.answering = answering;
 		this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
 		Thread acceptor = new Thread(this::serve, "socket-owner");
 		acceptor.setDaemon(true);
@@ -64,6 +76,12 @@ final class SocketOwner implements AutoCloseable {
 				return;
 			}
 			this.received += new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
+		}
+		if (!this.answering) {
+			while (in.read(buffer) >= 0) {
+				// held until the forwarder gives up and closes
+			}
+			return;
 		}
 		socket.getOutputStream()
 			.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"

@@ -15,7 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
@@ -83,6 +82,11 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 	private final ScheduledExecutorService deadlines;
 
+	// The response-headers deadlines of the forwards waiting for their owner's headers, checked by one timer every
+	// sweep period: arming one adds it to this set and wakes no thread (a timer task per forward woke the timer's thread
+	// on most forwards, on the request's path).
+	private final Set<Deadline> pending = ConcurrentHashMap.newKeySet();
+
 	// The forwards whose responses are being relayed on relay threads: aborted when this instance shuts down, which
 	// ends each relay (its thread may be blocked reading an idle stream).
 	private final Set<Abort> relaying = ConcurrentHashMap.newKeySet();
@@ -118,10 +122,27 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		streaming.add(MediaType.APPLICATION_NDJSON);
 		this.streamingMediaTypes = List.copyOf(streaming);
 		this.relayExecutor = relayExecutor;
-		ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1,
+		this.deadlines = new ScheduledThreadPoolExecutor(1,
 				daemon(new CustomizableThreadFactory("mcp-affinity-forward-deadline-")));
-		deadlines.setRemoveOnCancelPolicy(true);
-		this.deadlines = deadlines;
+		long sweep = sweepPeriod(responseTimeout).toNanos();
+		this.deadlines.scheduleWithFixedDelay(this::expireOverdue, sweep, sweep, TimeUnit.NANOSECONDS);
+	}
+
+	// A twentieth of the timeout, between 10 ms and a second: a forward past its deadline is ended within that.
+	private static Duration sweepPeriod(Duration responseTimeout) {
+		Duration twentieth = responseTimeout.dividedBy(20);
+		Duration least = Duration.ofMillis(10);
+		Duration most = Duration.ofSeconds(1);
+		return (twentieth.compareTo(least) < 0) ? least : (twentieth.compareTo(most) > 0) ? most : twentieth;
+	}
+
+	private void expireOverdue() {
+		long now = System.nanoTime();
+		for (Deadline deadline : this.pending) {
+			if (now - deadline.due >= 0) {
+				deadline.expire();
+			}
+		}
 	}
 
 	private static CustomizableThreadFactory daemon(CustomizableThreadFactory factory) {
@@ -317,22 +338,23 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 		private final Abort abort;
 
-		private final ScheduledFuture<?> timer;
+		final long due;
 
 		// 0 waiting, 1 met, 2 missed
 		private int state;
 
 		Deadline(Abort abort) {
 			this.abort = abort;
-			this.timer = ServletOwnerForwarder.this.deadlines.schedule(this::expire,
-					ServletOwnerForwarder.this.responseTimeout.toNanos(), TimeUnit.NANOSECONDS);
+			this.due = System.nanoTime() + ServletOwnerForwarder.this.responseTimeout.toNanos();
+			ServletOwnerForwarder.this.pending.add(this);
 		}
 
-		private synchronized void expire() {
+		synchronized void expire() {
 			if (this.state == 0) {
 				this.state = 2;
 				this.abort.abort();
 			}
+			ServletOwnerForwarder.this.pending.remove(this);
 		}
 
 		synchronized void met() {
@@ -346,7 +368,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		}
 
 		synchronized void close() {
-			this.timer.cancel(false);
+			ServletOwnerForwarder.this.pending.remove(this);
 			if (this.state == 0) {
 				this.state = 1;
 			}
