@@ -185,10 +185,10 @@ class OwnerForwardingTests {
 		return RoutedSessionId.of(ROUTED_OWNER_EPOCH, "remote-" + System.nanoTime()).value();
 	}
 
-	private String ownedBy(SocketOwner owner) {
-		String epoch = "socket-owner-" + System.nanoTime();
-		this.registry.live.put(epoch, new InstanceIdentity(URI.create("http://127.0.0.1:" + owner.port()), epoch));
-		String session = "socket-" + System.nanoTime();
+	// A new session owned by the live instance of that epoch, listening on that loopback port.
+	private String ownedBy(int port, String epoch) {
+		this.registry.live.put(epoch, new InstanceIdentity(URI.create("http://127.0.0.1:" + port), epoch));
+		String session = epoch + "-session-" + System.nanoTime();
 		this.store.claim(SessionId.of(session), epoch).block();
 		return session;
 	}
@@ -363,10 +363,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void unreachableOwnerGets404AndItsEntryIsRemoved() {
-		String session = "gone-" + System.nanoTime();
-		this.registry.live.put("dead-epoch",
-				new InstanceIdentity(URI.create("http://127.0.0.1:" + TestRedis.freePort()), "dead-epoch"));
-		this.store.claim(SessionId.of(session), "dead-epoch").block();
+		String session = ownedBy(TestRedis.freePort(), "dead-epoch");
 
 		Response response = post(session, Map.of());
 
@@ -378,10 +375,7 @@ class OwnerForwardingTests {
 	@Test
 	void aForwardThatFailsEndsItsClientSpanWithTheError() throws InterruptedException {
 		assumeTrue(tracesForwards(), "no tracer: no client span");
-		String session = "gone-" + System.nanoTime();
-		this.registry.live.put("dead-epoch",
-				new InstanceIdentity(URI.create("http://127.0.0.1:" + TestRedis.freePort()), "dead-epoch"));
-		this.store.claim(SessionId.of(session), "dead-epoch").block();
+		String session = ownedBy(TestRedis.freePort(), "dead-epoch");
 
 		assertThat(post(session, Map.of()).status()).isEqualTo(404);
 
@@ -414,10 +408,7 @@ class OwnerForwardingTests {
 					socket.close();
 				}
 			}
-			String session = "busy-" + System.nanoTime();
-			this.registry.live.put("busy-epoch",
-					new InstanceIdentity(URI.create("http://127.0.0.1:" + busy.getLocalPort()), "busy-epoch"));
-			this.store.claim(SessionId.of(session), "busy-epoch").block();
+			String session = ownedBy(busy.getLocalPort(), "busy-epoch");
 
 			Response response = post(session, Map.of());
 
@@ -448,10 +439,7 @@ class OwnerForwardingTests {
 			});
 			acceptor.setDaemon(true);
 			acceptor.start();
-			String session = "dropping-" + System.nanoTime();
-			this.registry.live.put("dropping-epoch",
-					new InstanceIdentity(URI.create("http://127.0.0.1:" + dropping.getLocalPort()), "dropping-epoch"));
-			this.store.claim(SessionId.of(session), "dropping-epoch").block();
+			String session = ownedBy(dropping.getLocalPort(), "dropping-epoch");
 
 			Response response = post(session, Map.of());
 
@@ -466,7 +454,7 @@ class OwnerForwardingTests {
 	@Test
 	void anOwnerThatSendsNoHeadersInTimeGets504AndKeepsItsSession() throws Exception {
 		try (SocketOwner silent = new SocketOwner(false)) {
-			String session = ownedBy(silent);
+			String session = ownedBy(silent.port(), "silent-epoch");
 			long start = System.nanoTime();
 
 			Response response = post(session, Map.of("Content-Type", "application/json"));
@@ -476,7 +464,7 @@ class OwnerForwardingTests {
 			assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(RESPONSE_TIMEOUT);
 			assertThat(silent.received).startsWith("POST /mcp HTTP/1.1");
 			// The owner is there, only slow: its session stays.
-			assertThat(this.store.findOwner(SessionId.of(session)).block()).startsWith("socket-owner-");
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("silent-epoch");
 		}
 	}
 
@@ -619,7 +607,7 @@ class OwnerForwardingTests {
 	void aBodyStillArrivingReachesTheOwnerPartByPart() throws Exception {
 		try (SocketOwner owner = new SocketOwner();
 				java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
-			String session = ownedBy(owner);
+			String session = ownedBy(owner.port(), "socket-epoch");
 			String firstPart = "{\"jsonrpc\":\"2.0\",\"id\":7,";
 			String lastPart = "\"method\":\"ping\"}";
 			socket.setSoTimeout(10_000);
@@ -646,7 +634,7 @@ class OwnerForwardingTests {
 	@Test
 	void aBodyThatArrivedWholeLeavesWithItsRequestHeadersInOneWrite() throws Exception {
 		try (SocketOwner owner = new SocketOwner()) {
-			String session = ownedBy(owner);
+			String session = ownedBy(owner.port(), "socket-epoch");
 			String body = "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"ping\"}";
 			Response response = this.client
 				.headers((headers) -> headers.set("Mcp-Session-Id", session)
