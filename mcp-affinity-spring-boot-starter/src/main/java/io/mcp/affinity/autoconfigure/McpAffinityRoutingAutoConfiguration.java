@@ -1,6 +1,7 @@
 package io.mcp.affinity.autoconfigure;
 
 import java.time.Clock;
+import java.time.Duration;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
@@ -42,11 +43,16 @@ public final class McpAffinityRoutingAutoConfiguration {
 
 	static final String SECRET_PROPERTY = "mcp.affinity.forwarding.secret";
 
+	private static final String CONNECT_TIMEOUT_PROPERTY = "mcp.affinity.forwarding.connect-timeout";
+
+	private static final String RESPONSE_TIMEOUT_PROPERTY = "mcp.affinity.forwarding.response-timeout";
+
 	@Bean
 	@ConditionalOnMissingBean
 	SessionRouting mcpAffinitySessionRouting(SessionOwnerResolver sessionOwnerResolver,
 			ObjectProvider<RoutingObserver> routingObserver, ObjectProvider<OwnershipStore> ownershipStore,
 			McpAffinityProperties properties, Environment environment) {
+		checkForwardingTimeouts(properties.getForwarding());
 		SessionRouting routing = new SessionRouting(sessionOwnerResolver,
 				routingObserver.getIfAvailable(() -> RoutingObserver.NONE));
 		// What Spring's codecs (and so the WebFlux MCP transport) accept in one piece: 256 KB unless configured. The
@@ -65,6 +71,23 @@ public final class McpAffinityRoutingAutoConfiguration {
 			routing.bindSessionsToPrincipals(properties.getOwnershipTimeToLive());
 		}
 		return routing;
+	}
+
+	// A forward's response timeout runs from its start, connecting included (on both stacks). At or under the connect
+	// timeout, an owner that accepts no connection in time would get 504, as a slow one does, never its 503.
+	private static void checkForwardingTimeouts(McpAffinityProperties.Forwarding forwarding) {
+		Duration connect = forwarding.getConnectTimeout();
+		Duration response = forwarding.getResponseTimeout();
+		if (connect.isNegative() || connect.isZero()) {
+			throw new InvalidConfigurationPropertyValueException(CONNECT_TIMEOUT_PROPERTY, connect,
+					"It must be positive: how long a forward waits for a connection to the owner, e.g. 2s.");
+		}
+		if (response.compareTo(connect) <= 0) {
+			throw new InvalidConfigurationPropertyValueException(RESPONSE_TIMEOUT_PROPERTY, response,
+					"It must be longer than " + CONNECT_TIMEOUT_PROPERTY + " (" + connect + "), which it includes: "
+							+ "raise it above your slowest tool call that answers with plain JSON (60s by default), "
+							+ "or lower the connect timeout.");
+		}
 	}
 
 	private static @Nullable ForwardSignature forwardSignature(McpAffinityProperties properties,

@@ -140,6 +140,28 @@ class McpAffinityAutoConfigurationTests {
 	}
 
 	@Test
+	void aResponseTimeoutNoLongerThanTheConnectTimeoutFailsStartUpNamingBoth() {
+		this.contextRunner
+			.withPropertyValues("mcp.affinity.forwarding.connect-timeout=5s",
+					"mcp.affinity.forwarding.response-timeout=5s")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("mcp.affinity.forwarding.response-timeout")
+				.hasMessageContaining("mcp.affinity.forwarding.connect-timeout"));
+		this.contextRunner.withPropertyValues("mcp.affinity.forwarding.connect-timeout=0s")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("mcp.affinity.forwarding.connect-timeout")
+				.hasMessageContaining("positive"));
+		this.contextRunner
+			.withPropertyValues("mcp.affinity.forwarding.connect-timeout=5s",
+					"mcp.affinity.forwarding.response-timeout=6s")
+			.run((context) -> assertThat(context).hasNotFailed());
+	}
+
+	@Test
 	void aShortForwardingSecretFailsStartUpWithoutShowingIt() {
 		this.contextRunner.withPropertyValues("mcp.affinity.forwarding.secret=tooshort")
 			.run((context) -> assertThat(context).getFailure()

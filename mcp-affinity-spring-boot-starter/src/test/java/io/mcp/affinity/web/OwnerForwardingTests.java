@@ -45,6 +45,8 @@ import org.springframework.web.server.WebFilter;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.resources.LoopResources;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -63,8 +65,8 @@ class OwnerForwardingTests {
 
 	private static final String SECRET = "forwarding-secret-for-tests";
 
-	// Shorter than the default (60 s), to see it pass; longer than the connect timeout (2 s by default), which on
-	// WebFlux it also covers: an owner that accepts no connection must get its 503 before this deadline's 504.
+	// Shorter than the default (60 s), to see it pass; longer than the connect timeout (2 s by default), which it
+	// covers (start-up insists): an owner that accepts no connection must get its 503 before this deadline's 504.
 	private static final Duration RESPONSE_TIMEOUT = Duration.ofSeconds(4);
 
 	// Spring Security is on the test class path for SessionBindingTests; these tests run without it.
@@ -93,6 +95,12 @@ class OwnerForwardingTests {
 
 	private MapRegistry registry;
 
+	// The test's client has its own connections and event loop: Reactor Netty's global ones belong to the instance
+	// under test, which disposes of them when it stops.
+	private final ConnectionProvider clientConnections = ConnectionProvider.create("test-client");
+
+	private final LoopResources clientLoops = LoopResources.create("test-client", 1, true);
+
 	private HttpClient client;
 
 	@BeforeEach
@@ -109,7 +117,10 @@ class OwnerForwardingTests {
 		this.registry.live.put(OWNER_EPOCH,
 				new InstanceIdentity(URI.create("http://127.0.0.1:" + this.owner.port()), OWNER_EPOCH));
 		int port = webServer().getPort();
-		this.client = HttpClient.create().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(10));
+		this.client = HttpClient.create(this.clientConnections)
+			.runOn(this.clientLoops)
+			.baseUrl("http://127.0.0.1:" + port)
+			.responseTimeout(Duration.ofSeconds(10));
 	}
 
 	/**
@@ -166,6 +177,8 @@ class OwnerForwardingTests {
 	void stop() {
 		this.instance.close();
 		this.owner.close();
+		this.clientConnections.dispose();
+		this.clientLoops.dispose();
 	}
 
 	// A sessionless POST: the stand-in transport mints a session, which this instance claims.
@@ -175,7 +188,7 @@ class OwnerForwardingTests {
 			.send(Mono.empty())
 			.response()
 			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+			.block(Duration.ofSeconds(10));
 	}
 
 	// An id that names the stand-in owner (session-id ownership): no store entry; the registry alone places it.
@@ -219,7 +232,7 @@ class OwnerForwardingTests {
 					StandardCharsets.UTF_8)))
 			.responseSingle((res, body) -> body.asString().map((text) -> new Response(res.status().code(),
 					res.responseHeaders().copy(), text)))
-			.block();
+			.block(Duration.ofSeconds(10));
 
 		assertThat(response.status()).isEqualTo(200);
 		assertThat(response.body()).isEqualTo("{\"echo\":40}");
@@ -530,7 +543,7 @@ class OwnerForwardingTests {
 			.send(Mono.empty())
 			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
 					res.status().code(), res.responseHeaders().copy(), text)))
-			.block();
+			.block(Duration.ofSeconds(10));
 		assertThat(response.body()).isEqualTo("local");
 		String created = response.headers().get("Mcp-Session-Id");
 		assertThat(this.store.findOwner(SessionId.of(created)).block()).isEqualTo(SELF_EPOCH);
@@ -553,7 +566,7 @@ class OwnerForwardingTests {
 			.uri("/mcp")
 			.response()
 			.map((res) -> res.status().code())
-			.block();
+			.block(Duration.ofSeconds(10));
 		assertThat(deleted).isEqualTo(200);
 		assertThat(post(created, Map.of()).status()).isEqualTo(404);
 	}
@@ -735,6 +748,58 @@ class OwnerForwardingTests {
 		String created = createLocalSession();
 		assertThat(created).isNotNull();
 		assertThat(this.store.findOwner(SessionId.of(created)).block()).isEqualTo(SELF_EPOCH);
+	}
+
+	@Test
+	void aLegacyStreamRefusedForWantOfAClaimEndsItsExchange() throws Exception {
+		((ClaimFailingStore) this.store).failClaims = true;
+		byte[] request = "GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"
+			.getBytes(StandardCharsets.ISO_8859_1);
+		try (java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
+			socket.setSoTimeout(10_000);
+			java.io.InputStream in = new java.io.BufferedInputStream(socket.getInputStream());
+			socket.getOutputStream().write(request);
+			String answer = readResponse(in);
+
+			assertThat(answer).startsWith("HTTP/1.1 503");
+			// Ended, the exchange frees its connection: closed as announced (Tomcat closes after a 503), or ready for
+			// the next request. One held open does neither, and this read times out.
+			if (answer.toLowerCase(java.util.Locale.ROOT).contains("\nconnection: close")) {
+				assertThat(in.read()).as("the connection closed after the answer").isEqualTo(-1);
+			}
+			else {
+				socket.getOutputStream().write(request);
+				assertThat(readResponse(in)).as("the next request on the connection").startsWith("HTTP/1.1 503");
+			}
+		}
+	}
+
+	// One response with a declared length, read off the connection: its status line and headers.
+	private static String readResponse(java.io.InputStream in) throws java.io.IOException {
+		StringBuilder head = new StringBuilder(readLine(in));
+		long length = -1;
+		for (String line = readLine(in); !line.isEmpty(); line = readLine(in)) {
+			head.append('\n').append(line);
+			if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+				length = Long.parseLong(line.substring("content-length:".length()).trim());
+			}
+		}
+		assertThat(length).as("declared length of the answer %s", head).isNotNegative();
+		assertThat(in.readNBytes((int) length)).hasSize((int) length);
+		return head.toString();
+	}
+
+	private static String readLine(java.io.InputStream in) throws java.io.IOException {
+		StringBuilder line = new StringBuilder();
+		for (int b = in.read(); b != '\n'; b = in.read()) {
+			if (b < 0) {
+				throw new java.io.EOFException("connection closed after \"" + line + "\"");
+			}
+			if (b != '\r') {
+				line.append((char) b);
+			}
+		}
+		return line.toString();
 	}
 
 	@Test

@@ -10,6 +10,7 @@ import io.mcp.affinity.web.LegacyEndpointEvent;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
 import jakarta.servlet.ServletOutputStream;
 import jakarta.servlet.WriteListener;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.springframework.http.MediaType;
@@ -19,9 +20,11 @@ import org.springframework.http.MediaType;
  * announced in its {@code endpoint} event is claimed for this instance before that event leaves: the client's first
  * POST may land on any instance, and must find the owner. The stream's first event is held until it is flushed, looked
  * at, and then let through (announcing the id the client must use); every later byte passes as it comes. If the claim
- * fails, the event never leaves and the client gets 503 with {@code Retry-After} instead.
+ * fails, the event never leaves and the client gets 503 with {@code Retry-After} instead, which ends the exchange.
  */
 final class LegacyEndpointClaimingServletResponse extends HttpServletResponseWrapper {
+
+	private final HttpServletRequest request;
 
 	// Given the transport's id, claims the session and returns the id the client must use (blocking).
 	private final UnaryOperator<String> claim;
@@ -72,8 +75,10 @@ final class LegacyEndpointClaimingServletResponse extends HttpServletResponseWra
 
 	};
 
-	LegacyEndpointClaimingServletResponse(HttpServletResponse response, UnaryOperator<String> claim) {
+	LegacyEndpointClaimingServletResponse(HttpServletRequest request, HttpServletResponse response,
+			UnaryOperator<String> claim) {
 		super(response);
+		this.request = request;
 		this.claim = claim;
 	}
 
@@ -115,6 +120,12 @@ final class LegacyEndpointClaimingServletResponse extends HttpServletResponseWra
 				if (!response.isCommitted()) {
 					response.reset();
 					ServletSessionAffinity.write(JsonRpcErrors.STORE_UNAVAILABLE, response);
+				}
+				// The 503 is the whole answer. A stream's writer (Web MVC's SSE builder) takes the failed write below
+				// for a client gone and waits for the container to report it, which it never will: left open, the
+				// exchange would hold its connection until the async timeout, or for good without one.
+				if (this.request.isAsyncStarted()) {
+					this.request.getAsyncContext().complete();
 				}
 				throw new IOException("Session not claimed", ex);
 			}

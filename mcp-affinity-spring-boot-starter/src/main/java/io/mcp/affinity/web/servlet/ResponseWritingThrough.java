@@ -1,7 +1,7 @@
 package io.mcp.affinity.web.servlet;
 
 import java.io.IOException;
-import java.util.function.UnaryOperator;
+import java.util.function.BiFunction;
 
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.Cookie;
@@ -23,10 +23,11 @@ class ResponseWritingThrough implements ServerResponse {
 
 	private final ServerResponse delegate;
 
-	// The servlet response the delegate writes to, given the one it is written to.
-	private final UnaryOperator<HttpServletResponse> through;
+	// The servlet response the delegate writes to, given the request and the response it is written to.
+	private final BiFunction<HttpServletRequest, HttpServletResponse, HttpServletResponse> through;
 
-	ResponseWritingThrough(ServerResponse delegate, UnaryOperator<HttpServletResponse> through) {
+	ResponseWritingThrough(ServerResponse delegate,
+			BiFunction<HttpServletRequest, HttpServletResponse, HttpServletResponse> through) {
 		this.delegate = delegate;
 		this.through = through;
 	}
@@ -49,7 +50,7 @@ class ResponseWritingThrough implements ServerResponse {
 	@Override
 	public @Nullable ModelAndView writeTo(HttpServletRequest request, HttpServletResponse response, Context context)
 			throws ServletException, IOException {
-		return this.delegate.writeTo(request, this.through.apply(response), context);
+		return this.delegate.writeTo(request, this.through.apply(request, response), context);
 	}
 
 }

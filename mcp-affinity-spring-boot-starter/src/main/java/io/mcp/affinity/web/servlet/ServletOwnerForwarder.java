@@ -17,7 +17,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
@@ -391,7 +390,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		private final Runnable onBroken;
 
 		Relayed(ServerResponse owners, Abort abort, boolean streaming, Runnable onBroken) {
-			super(owners, UnaryOperator.identity());
+			super(owners, (request, response) -> response);
 			this.owners = owners;
 			this.abort = abort;
 			this.streaming = streaming;

@@ -224,7 +224,8 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			try {
 				String announced = Objects.requireNonNull(this.routing.establish(created, principal).block());
 				return announced.equals(created) ? response
-						: new ResponseWritingThrough(response, (servletResponse) -> announcing(servletResponse, announced));
+						: new ResponseWritingThrough(response,
+								(servletRequest, servletResponse) -> announcing(servletResponse, announced));
 			}
 			catch (SessionNotClaimedException ex) {
 				return response(JsonRpcErrors.STORE_UNAVAILABLE);
@@ -234,7 +235,8 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			// Legacy HTTP+SSE: the session id is only in the stream's first event (looked at only if it is a stream).
 			UnaryOperator<String> claim = (id) -> Objects.requireNonNull(this.routing.establish(id, principal).block());
 			return new ResponseWritingThrough(response,
-					(servletResponse) -> new LegacyEndpointClaimingServletResponse(servletResponse, claim));
+					(servletRequest, servletResponse) -> new LegacyEndpointClaimingServletResponse(servletRequest,
+							servletResponse, claim));
 		}
 		return response;
 	}
