@@ -6,9 +6,7 @@ import java.util.function.Supplier;
 
 import io.netty.channel.EventLoop;
 import org.springframework.http.server.reactive.ServerHttpRequest;
-import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.util.function.SingletonSupplier;
-import reactor.netty.Connection;
 import reactor.netty.http.client.HttpClient;
 
 /**
@@ -43,14 +41,13 @@ final class EventLoopClients {
 	 * @return the client on the request's event loop; on a server other than Reactor Netty, one client for all
 	 */
 	HttpClient of(ServerHttpRequest request) {
-		Object nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
-		if (nativeRequest instanceof Connection connection) {
-			EventLoop eventLoop = connection.channel().eventLoop();
-			HttpClient client = this.clients.get(eventLoop);
-			return (client != null) ? client
-					: this.clients.computeIfAbsent(eventLoop, (loop) -> this.newClient.get().runOn(loop));
+		EventLoop eventLoop = RequestEventLoops.of(request);
+		if (eventLoop == null) {
+			return this.shared.obtain();
 		}
-		return this.shared.obtain();
+		HttpClient client = this.clients.get(eventLoop);
+		return (client != null) ? client
+				: this.clients.computeIfAbsent(eventLoop, (loop) -> this.newClient.get().runOn(loop));
 	}
 
 }

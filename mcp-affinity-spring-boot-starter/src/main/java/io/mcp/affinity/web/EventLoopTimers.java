@@ -5,10 +5,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 import io.netty.channel.EventLoop;
 import org.springframework.http.server.reactive.ServerHttpRequest;
-import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import reactor.core.scheduler.Scheduler;
 import reactor.core.scheduler.Schedulers;
-import reactor.netty.Connection;
 
 /**
  * The timers of a request's deadlines (its body, the owner's response headers): its connection's own event loop, where
@@ -30,14 +28,14 @@ final class EventLoopTimers {
 	 * @return its connection's event loop; Reactor's parallel scheduler for a request not served by Reactor Netty
 	 */
 	static Scheduler of(ServerHttpRequest request) {
-		Object nativeRequest = ServerHttpRequestDecorator.getNativeRequest(request);
-		if (nativeRequest instanceof Connection connection) {
-			return TIMERS.computeIfAbsent(connection.channel().eventLoop(), (eventLoop) -> {
-				eventLoop.terminationFuture().addListener((terminated) -> TIMERS.remove(eventLoop));
-				return Schedulers.fromExecutorService(eventLoop, "mcp-affinity-timer");
-			});
+		EventLoop eventLoop = RequestEventLoops.of(request);
+		if (eventLoop == null) {
+			return Schedulers.parallel();
 		}
-		return Schedulers.parallel();
+		return TIMERS.computeIfAbsent(eventLoop, (loop) -> {
+			loop.terminationFuture().addListener((terminated) -> TIMERS.remove(loop));
+			return Schedulers.fromExecutorService(loop, "mcp-affinity-timer");
+		});
 	}
 
 }

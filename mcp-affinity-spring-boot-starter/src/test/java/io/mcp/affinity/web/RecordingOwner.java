@@ -11,11 +11,13 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
 import reactor.netty.http.server.HttpServer;
+import reactor.netty.resources.LoopResources;
 
 /**
  * Stands in for the owning instance, on loopback: records every request it receives (headers and body), answers
  * POST with JSON and a header or two, and answers GET with an SSE stream of an event every 300 ms until the
- * forwarder closes it (as an MCP stream with keep-alive pings).
+ * forwarder closes it (as an MCP stream with keep-alive pings). It runs on an event loop of its own: Reactor Netty's
+ * global ones belong to the instance under test, which disposes of them when it stops.
  */
 final class RecordingOwner implements AutoCloseable {
 
@@ -23,10 +25,12 @@ final class RecordingOwner implements AutoCloseable {
 
 	final CountDownLatch streamCancelled = new CountDownLatch(1);
 
+	private final LoopResources loops = LoopResources.create("recording-owner", 1, true);
+
 	private final DisposableServer server;
 
 	RecordingOwner() {
-		this.server = HttpServer.create().host("127.0.0.1").port(0).route((routes) -> routes
+		this.server = HttpServer.create().runOn(this.loops).host("127.0.0.1").port(0).route((routes) -> routes
 			.post("/mcp", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
 				.defaultIfEmpty("")
 				.flatMap((body) -> {
@@ -56,6 +60,7 @@ final class RecordingOwner implements AutoCloseable {
 	@Override
 	public void close() {
 		this.server.disposeNow();
+		this.loops.dispose();
 	}
 
 	record Received(String method, String uri, HttpHeaders headers, String body) {

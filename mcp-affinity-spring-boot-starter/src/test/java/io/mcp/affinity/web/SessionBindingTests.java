@@ -23,6 +23,8 @@ import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerResponse;
 import reactor.core.publisher.Mono;
 import reactor.netty.http.client.HttpClient;
+import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.resources.LoopResources;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -34,6 +36,12 @@ class SessionBindingTests {
 
 	private ConfigurableApplicationContext instance;
 
+	// The test's client has its own connections and event loop: Reactor Netty's global ones belong to the instance
+	// under test, which disposes of them when it stops.
+	private final ConnectionProvider clientConnections = ConnectionProvider.create("test-client");
+
+	private final LoopResources clientLoops = LoopResources.create("test-client", 1, true);
+
 	private HttpClient client;
 
 	private void start(String... properties) {
@@ -43,7 +51,10 @@ class SessionBindingTests {
 			.properties(properties)
 			.run();
 		int port = ((WebServerApplicationContext) this.instance).getWebServer().getPort();
-		this.client = HttpClient.create().baseUrl("http://127.0.0.1:" + port).responseTimeout(Duration.ofSeconds(10));
+		this.client = HttpClient.create(this.clientConnections)
+			.runOn(this.clientLoops)
+			.baseUrl("http://127.0.0.1:" + port)
+			.responseTimeout(Duration.ofSeconds(10));
 	}
 
 	/**
@@ -58,6 +69,8 @@ class SessionBindingTests {
 	@AfterEach
 	void stop() {
 		this.instance.close();
+		this.clientConnections.dispose();
+		this.clientLoops.dispose();
 	}
 
 	private static String basic(String user) {
@@ -71,7 +84,7 @@ class SessionBindingTests {
 			.send(Mono.empty())
 			.response()
 			.map((res) -> res.responseHeaders().get("Mcp-Session-Id"))
-			.block();
+			.block(Duration.ofSeconds(10));
 	}
 
 	private int use(String user, String session) {
@@ -80,7 +93,13 @@ class SessionBindingTests {
 			if (user != null) {
 				headers.set("Authorization", basic(user));
 			}
-		}).post().uri("/mcp").send(Mono.empty()).response().map((res) -> res.status().code()).block();
+		})
+			.post()
+			.uri("/mcp")
+			.send(Mono.empty())
+			.response()
+			.map((res) -> res.status().code())
+			.block(Duration.ofSeconds(10));
 	}
 
 	@Test
@@ -102,11 +121,11 @@ class SessionBindingTests {
 		assertThat(use("bob", session)).isEqualTo(404);
 		assertThat(use(null, session)).isEqualTo(401);
 		// The handler sees the id it minted, never the routed one.
-		assertThat(this.client.headers((headers) -> {
+		String seen = this.client.headers((headers) -> {
 			headers.set("Mcp-Session-Id", session);
 			headers.set("Authorization", basic("alice"));
-		}).post().uri("/mcp").send(Mono.empty()).responseContent().aggregate().asString().block())
-			.isEqualTo("local " + session.substring(session.indexOf("~s-") + 1));
+		}).post().uri("/mcp").send(Mono.empty()).responseContent().aggregate().asString().block(Duration.ofSeconds(10));
+		assertThat(seen).isEqualTo("local " + session.substring(session.indexOf("~s-") + 1));
 	}
 
 	@Test
