@@ -14,6 +14,7 @@ import io.mcp.affinity.web.servlet.ServletSessionAffinity;
 import io.mcp.affinity.web.servlet.SessionForwardingServletFilter;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.core5.util.Timeout;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -77,11 +78,13 @@ public final class McpAffinityServletAutoConfiguration {
 		// Apache HttpClient 5 classic: the request thread does the I/O itself. The JDK client handed each forward
 		// between its selector thread, its executor and the request thread, which the profile showed as most of a
 		// forward's CPU. No compression asked for or undone, no redirects followed, no read timeout (it would end a
-		// quiet stream; the response timeout is the forwarder's own), and a pool as large as the streams relayed at
-		// once (its default is 5 connections per owner).
+		// quiet stream; the response timeout is the forwarder's own: the client's sockets otherwise read with a
+		// timeout of 3 minutes, its library default, which ended every forwarded stream quiet that long), and a pool
+		// as large as the streams relayed at once (its default is 5 connections per owner).
 		CloseableHttpClient httpClient = new HttpComponentsHttpClientBuilder()
 			.withConnectionManagerCustomizer((pool) -> pool.setMaxConnPerRoute(MAX_CONNECTIONS)
 				.setMaxConnTotal(MAX_CONNECTIONS))
+			.withSocketConfigCustomizer((socket) -> socket.setSoTimeout(Timeout.DISABLED))
 			.withCustomizer((client) -> client.disableContentCompression().disableAutomaticRetries())
 			.build(HttpClientSettings.defaults()
 				.withConnectTimeout(forwarding.getConnectTimeout())

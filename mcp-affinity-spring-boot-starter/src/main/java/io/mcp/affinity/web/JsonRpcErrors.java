@@ -41,7 +41,13 @@ public enum JsonRpcErrors {
 	OWNER_UNAVAILABLE(HttpStatus.SERVICE_UNAVAILABLE, -32000, "Session owner not reachable in time; retry shortly"),
 
 	/** The owning instance accepted the request but sent no response headers in time. */
-	OWNER_TIMEOUT(HttpStatus.GATEWAY_TIMEOUT, -32000, "Session owner did not answer in time");
+	OWNER_TIMEOUT(HttpStatus.GATEWAY_TIMEOUT, -32000, "Session owner did not answer in time"),
+
+	/**
+	 * The forward failed for any other reason before the owner's answer began: an owner whose answer is not valid
+	 * HTTP, for one. The session is kept.
+	 */
+	FORWARD_FAILED(HttpStatus.BAD_GATEWAY, -32000, "Forwarding to the session owner failed");
 
 	private final HttpStatus status;
 

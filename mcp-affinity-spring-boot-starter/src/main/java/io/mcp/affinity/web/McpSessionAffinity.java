@@ -368,9 +368,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 				this.routing.forwardBroken(start);
 				return Mono.error(ex);
 			}
-			return this.routing.forwardFailed(forward, failure(ex), ex, start)
-				.flatMap(writer)
-				.switchIfEmpty(Mono.error(ex));
+			return this.routing.forwardFailed(forward, failure(ex), ex, start).flatMap(writer);
 		});
 	}
 

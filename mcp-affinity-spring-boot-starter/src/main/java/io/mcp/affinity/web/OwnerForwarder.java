@@ -12,6 +12,7 @@ import java.util.function.Supplier;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
+import io.micrometer.observation.Observation;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
@@ -58,6 +59,9 @@ import reactor.netty.http.server.HttpServerResponse;
  * handler, which writes straight to the connection).
  */
 public final class OwnerForwarder {
+
+	// The exchange attribute by which the gateway's observation filters mark the forward's observation stopped.
+	private static final String OBSERVATION_STOPPED = "gateway.observation.stopped";
 
 	// Media types relayed with a flush per part: the gateway's streaming types, and NDJSON.
 	private static final List<MediaType> STREAMING_TYPES = List.of(MediaType.TEXT_EVENT_STREAM,
@@ -137,8 +141,20 @@ public final class OwnerForwarder {
 		// Where the gateway's observation header filter finds the server observation, to continue its trace.
 		return Mono.deferContextual((context) -> {
 			exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REACTOR_CONTEXT_ATTR, context);
-			return relay(exchange, sessionId, owner, onResponseHeaders);
+			return relay(exchange, sessionId, owner, onResponseHeaders)
+				.doOnError((ex) -> endObservation(exchange, ex));
 		});
+	}
+
+	// A forward that failed before the owner's headers stopped its client observation ends it with the error, as the
+	// gateway's ObservationClosingWebExceptionHandler would if the error reached the web handler: the affinity layer
+	// answers such an error itself.
+	private static void endObservation(ServerWebExchange exchange, Throwable error) {
+		Observation observation = exchange.getAttribute(ServerWebExchangeUtils.GATEWAY_OBSERVATION_ATTR);
+		if (observation != null && exchange.getAttributes().putIfAbsent(OBSERVATION_STOPPED, true) == null) {
+			observation.error(error);
+			observation.stop();
+		}
 	}
 
 	private Mono<Void> relay(ServerWebExchange exchange, SessionId sessionId, InstanceIdentity owner,

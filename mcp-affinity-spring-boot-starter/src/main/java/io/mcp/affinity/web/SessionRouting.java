@@ -56,10 +56,10 @@ public final class SessionRouting {
 	private @Nullable Cache<String, String> principals;
 
 	// Owners already reported unreachable: one warning per owner and outage, not one per request.
-	private final Cache<String, Boolean> reportedUnreachable = Caffeine.newBuilder()
-		.expireAfterWrite(Duration.ofMinutes(1))
-		.maximumSize(1_000)
-		.build();
+	private final Cache<String, Boolean> reportedUnreachable = reported();
+
+	// Owners already reported for a forward that failed otherwise (see JsonRpcErrors.FORWARD_FAILED): the same.
+	private final Cache<String, Boolean> reportedFailing = reported();
 
 	/**
 	 * Creates the decision.
@@ -294,6 +294,19 @@ public final class SessionRouting {
 	public void forwardAnswered(Forward forward, long startNanos) {
 		this.observer.forwarded(ForwardOutcome.SUCCESS, System.nanoTime() - startNanos);
 		this.reportedUnreachable.invalidate(forward.owner().epoch());
+		this.reportedFailing.invalidate(forward.owner().epoch());
+	}
+
+	private static Throwable innermost(Throwable error) {
+		Throwable innermost = error;
+		while (innermost.getCause() != null && innermost.getCause() != innermost) {
+			innermost = innermost.getCause();
+		}
+		return innermost;
+	}
+
+	private static Cache<String, Boolean> reported() {
+		return Caffeine.newBuilder().expireAfterWrite(Duration.ofMinutes(1)).maximumSize(1_000).build();
 	}
 
 	/**
@@ -302,8 +315,8 @@ public final class SessionRouting {
 	 * @param failure what the adapter's client made of the error, or {@code null} for anything else
 	 * @param error the error
 	 * @param startNanos {@link System#nanoTime()} when it started
-	 * @return what the client gets instead, or empty when the error is not one of the known failures (the adapter then
-	 * lets it propagate)
+	 * @return what the client gets instead ({@link JsonRpcErrors#FORWARD_FAILED} when the error is none of the known
+	 * failures)
 	 */
 	public Mono<JsonRpcErrors> forwardFailed(Forward forward, @Nullable ForwardFailure failure, Throwable error,
 			long startNanos) {
@@ -333,7 +346,18 @@ public final class SessionRouting {
 		}
 		this.observer.forwarded(ForwardOutcome.ERROR, elapsed);
 		RequestBodyRefusedException refused = RequestBodyRefusedException.in(error);
-		return (refused != null) ? Mono.just(refused.answer()) : Mono.empty();
+		if (refused != null) {
+			return Mono.just(refused.answer());
+		}
+		// Only the innermost cause: the clients' wrappers name the request's URL, whose query may hold a session id.
+		Throwable cause = innermost(error);
+		InstanceIdentity owner = forward.owner();
+		if (this.reportedFailing.asMap().putIfAbsent(owner.epoch(), Boolean.TRUE) == null) {
+			logger.warn("ForwardFailed owner={} ({}); its clients get 502 until it answers", owner.address(),
+					cause.toString());
+		}
+		logger.debug("ForwardFailed owner={}", owner.address(), cause);
+		return Mono.just(JsonRpcErrors.FORWARD_FAILED);
 	}
 
 	/**

@@ -28,9 +28,12 @@ import io.netty.handler.codec.http.HttpHeaders;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.web.server.WebServer;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -466,7 +469,7 @@ class OwnerForwardingTests {
 
 	@Test
 	void anOwnerThatSendsNoHeadersInTimeGets504AndKeepsItsSession() throws Exception {
-		try (SocketOwner silent = new SocketOwner(false)) {
+		try (SocketOwner silent = new SocketOwner(SocketOwner.Answer.NOTHING)) {
 			String session = ownedBy(silent.port(), "silent-epoch");
 			long start = System.nanoTime();
 
@@ -478,6 +481,27 @@ class OwnerForwardingTests {
 			assertThat(silent.received).startsWith("POST /mcp HTTP/1.1");
 			// The owner is there, only slow: its session stays.
 			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("silent-epoch");
+		}
+	}
+
+	@Test
+	@ExtendWith(OutputCaptureExtension.class)
+	void anOwnerWhoseAnswerIsNotHttpGets502AndKeepsItsSession(CapturedOutput output) throws Exception {
+		try (SocketOwner garbling = new SocketOwner(SocketOwner.Answer.NOT_HTTP)) {
+			String session = ownedBy(garbling.port(), "garbling-epoch");
+
+			// The id in the query too, as the legacy transport sends it: the failure's report must not show it.
+			Response response = post("/mcp?sessionId=" + session, session,
+					Map.of("Content-Type", "application/json"));
+
+			assertThat(response.status()).isEqualTo(502);
+			assertThat(response.headers().get("Content-Type")).startsWith("application/json");
+			assertThat(response.body()).contains("\"jsonrpc\":\"2.0\"").contains("Forwarding to the session owner failed");
+			assertThat(garbling.received).startsWith("POST /mcp?sessionId=" + session + " HTTP/1.1");
+			// The owner is there and may answer the next request: its session stays.
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("garbling-epoch");
+			assertThat(output).contains("ForwardFailed owner=http://127.0.0.1:" + garbling.port())
+				.doesNotContain(session);
 		}
 	}
 

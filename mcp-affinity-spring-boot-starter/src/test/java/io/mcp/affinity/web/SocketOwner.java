@@ -2,21 +2,43 @@ package io.mcp.affinity.web;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 
 /**
  * Stands in for the owning instance at the socket level, on loopback, to see how a forward arrives: what the first
  * read of each connection returns (a request written at once arrives at once), and everything received so far. Once
- * the request's declared body is in, it answers {@code 200} with a small JSON body and closes the connection; or, made
- * silent, it answers nothing and holds the connection until the forwarder closes it.
+ * the request's declared body is in, it gives the {@link Answer} it was made with. Each connection is served on a
+ * thread of its own.
  */
 final class SocketOwner implements AutoCloseable {
+
+	/** What the owner does once a request is in. */
+	enum Answer {
+
+		/** {@code 200} with a small JSON body, and the connection closed. */
+		JSON,
+
+		/** Nothing: the connection is held until the forwarder closes it. */
+		NOTHING,
+
+		/**
+		 * The headers of an SSE stream at once, then nothing until {@link #speak()}: then one event
+		 * ({@code data: still here}) and the stream's end.
+		 */
+		QUIET_STREAM,
+
+		/** A response head that is not valid HTTP (its length is not a number), and the connection closed. */
+		NOT_HTTP
+
+	}
 
 	/** What the first read of each connection returned. */
 	final BlockingQueue<String> firstReads = new LinkedBlockingQueue<>();
@@ -26,18 +48,20 @@ final class SocketOwner implements AutoCloseable {
 
 	private final ServerSocket server;
 
-	private final boolean answering;
+	private final Answer answer;
+
+	private final CountDownLatch spoken = new CountDownLatch(1);
 
 	SocketOwner() throws IOException {
-		this(true);
+		this(Answer.JSON);
 	}
 
 	/**
 	 * Creates the owner.
-	 * @param answering whether it answers a request, or holds it unanswered
+	 * @param answer what it does once a request is in
 	 */
-	SocketOwner(boolean answering) throws IOException {
-		this.answering = answering;
+	SocketOwner(Answer answer) throws IOException {
+		this.answer = answer;
 		this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
 		Thread acceptor = new Thread(this::serve, "socket-owner");
 		acceptor.setDaemon(true);
@@ -48,10 +72,18 @@ final class SocketOwner implements AutoCloseable {
 		return this.server.getLocalPort();
 	}
 
+	/** Ends the quiet of every {@link Answer#QUIET_STREAM} stream, open or to come. */
+	void speak() {
+		this.spoken.countDown();
+	}
+
 	private void serve() {
 		while (!this.server.isClosed()) {
-			try (Socket socket = this.server.accept()) {
-				answer(socket);
+			try {
+				Socket socket = this.server.accept();
+				Thread connection = new Thread(() -> serve(socket), "socket-owner-connection");
+				connection.setDaemon(true);
+				connection.start();
 			}
 			catch (IOException ex) {
 				// closed: the test is over
@@ -59,7 +91,16 @@ final class SocketOwner implements AutoCloseable {
 		}
 	}
 
-	private void answer(Socket socket) throws IOException {
+	private void serve(Socket socket) {
+		try (socket) {
+			answer(socket);
+		}
+		catch (IOException | InterruptedException ex) {
+			// the forwarder went away, or the test is over
+		}
+	}
+
+	private void answer(Socket socket) throws IOException, InterruptedException {
 		InputStream in = socket.getInputStream();
 		byte[] buffer = new byte[65536];
 		// Blocked in this read before the forward writes: it returns what the first write carried.
@@ -77,17 +118,28 @@ final class SocketOwner implements AutoCloseable {
 			}
 			this.received += new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
 		}
-		if (!this.answering) {
-			while (in.read(buffer) >= 0) {
-				// held until the forwarder gives up and closes
+		OutputStream out = socket.getOutputStream();
+		switch (this.answer) {
+			case JSON -> write(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+					+ "Connection: close\r\n\r\n{}");
+			case NOTHING -> {
+				while (in.read(buffer) >= 0) {
+					// held until the forwarder gives up and closes
+				}
 			}
-			return;
+			case QUIET_STREAM -> {
+				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+				this.spoken.await();
+				String event = "data: still here\n\n";
+				write(out, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+			}
+			case NOT_HTTP -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n");
 		}
-		socket.getOutputStream()
-			.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
-					+ "Connection: close\r\n\r\n{}")
-				.getBytes(StandardCharsets.ISO_8859_1));
-		socket.getOutputStream().flush();
+	}
+
+	private static void write(OutputStream out, String text) throws IOException {
+		out.write(text.getBytes(StandardCharsets.ISO_8859_1));
+		out.flush();
 	}
 
 	// Headers in, and as much body as they declare.
@@ -108,6 +160,8 @@ final class SocketOwner implements AutoCloseable {
 	@Override
 	public void close() throws IOException {
 		this.server.close();
+		// Quiet streams still open end too.
+		this.spoken.countDown();
 	}
 
 }

@@ -284,10 +284,7 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			JsonRpcErrors answer = this.routing
 				.forwardFailed(forward, ServletOwnerForwarder.failure(ex), ex, start)
 				.block();
-			if (answer == null) {
-				throw ex;
-			}
-			return response(answer);
+			return response((answer != null) ? answer : JsonRpcErrors.FORWARD_FAILED);
 		}
 	}
 
