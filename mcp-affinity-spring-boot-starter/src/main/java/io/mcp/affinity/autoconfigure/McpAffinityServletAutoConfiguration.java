@@ -79,7 +79,7 @@ public final class McpAffinityServletAutoConfiguration {
 		// between its selector thread, its executor and the request thread, which the profile showed as most of a
 		// forward's CPU. No compression asked for or undone, no redirects followed, no read timeout (it would end a
 		// quiet stream; the response timeout is the forwarder's own: the client's sockets otherwise read with a
-		// timeout of 3 minutes, its library default, which ended every forwarded stream quiet that long), and a pool
+		// timeout of 3 minutes, its library default, which cut off every forwarded stream quiet that long), and a pool
 		// as large as the streams relayed at once (its default is 5 connections per owner).
 		CloseableHttpClient httpClient = new HttpComponentsHttpClientBuilder()
 			.withConnectionManagerCustomizer((pool) -> pool.setMaxConnPerRoute(MAX_CONNECTIONS)

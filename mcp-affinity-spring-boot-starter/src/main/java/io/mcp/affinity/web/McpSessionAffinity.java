@@ -368,7 +368,9 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 				this.routing.forwardBroken(start);
 				return Mono.error(ex);
 			}
-			return this.routing.forwardFailed(forward, failure(ex), ex, start).flatMap(writer);
+			return this.routing.forwardFailed(forward, failure(ex), ex, start)
+				.defaultIfEmpty(JsonRpcErrors.FORWARD_FAILED)
+				.flatMap(writer);
 		});
 	}
 
@@ -402,7 +404,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	/** An answer of the affinity layer, written straight to the server's response, its headers not yet sent. */
 	static Mono<Void> writeTo(JsonRpcErrors answer, HttpServerResponse response) {
 		response.status(answer.status().value());
-		answer.headers().forEach((name, values) -> values.forEach((value) -> response.addHeader(name, value)));
+		// Set, not added: a forward that failed after the owner's headers came in has copied them already.
+		answer.headers().forEach((name, values) -> response.header(name, values.get(0)));
 		byte[] body = answer.body();
 		response.header(HttpHeaders.CONTENT_LENGTH, Integer.toString(body.length));
 		return response.sendByteArray(Mono.just(body)).then();
@@ -411,7 +414,8 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	/** An answer of the affinity layer, written straight to a response not yet committed. */
 	static Mono<Void> writeTo(JsonRpcErrors answer, ServerHttpResponse response) {
 		response.setStatusCode(answer.status());
-		response.getHeaders().addAll(answer.headers());
+		// Set, not added: a forward that failed after the owner's headers came in has copied them already.
+		answer.headers().forEach(response.getHeaders()::put);
 		byte[] body = answer.body();
 		response.getHeaders().setContentLength(body.length);
 		return response.writeWith(Mono.fromSupplier(() -> response.bufferFactory().wrap(body)));

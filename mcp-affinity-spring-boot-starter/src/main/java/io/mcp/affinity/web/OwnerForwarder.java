@@ -142,17 +142,20 @@ public final class OwnerForwarder {
 		return Mono.deferContextual((context) -> {
 			exchange.getAttributes().put(ServerWebExchangeUtils.GATEWAY_REACTOR_CONTEXT_ATTR, context);
 			return relay(exchange, sessionId, owner, onResponseHeaders)
-				.doOnError((ex) -> endObservation(exchange, ex));
+				.doOnError((ex) -> endObservation(exchange, ex))
+				.doOnCancel(() -> endObservation(exchange, null));
 		});
 	}
 
-	// A forward that failed before the owner's headers stopped its client observation ends it with the error, as the
-	// gateway's ObservationClosingWebExceptionHandler would if the error reached the web handler: the affinity layer
-	// answers such an error itself.
-	private static void endObservation(ServerWebExchange exchange, Throwable error) {
+	// A forward that failed (or whose client left) before the owner's headers stopped its client observation ends it,
+	// with the error if there is one, as the gateway's ObservationClosingWebExceptionHandler would if the error reached
+	// the web handler: the affinity layer answers such an error itself.
+	private static void endObservation(ServerWebExchange exchange, @Nullable Throwable error) {
 		Observation observation = exchange.getAttribute(ServerWebExchangeUtils.GATEWAY_OBSERVATION_ATTR);
 		if (observation != null && exchange.getAttributes().putIfAbsent(OBSERVATION_STOPPED, true) == null) {
-			observation.error(error);
+			if (error != null) {
+				observation.error(error);
+			}
 			observation.stop();
 		}
 	}

@@ -19,6 +19,7 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpMethod;
+import org.springframework.web.util.DisconnectedClientHelper;
 import reactor.core.publisher.Mono;
 
 /**
@@ -299,7 +300,8 @@ public final class SessionRouting {
 
 	private static Throwable innermost(Throwable error) {
 		Throwable innermost = error;
-		while (innermost.getCause() != null && innermost.getCause() != innermost) {
+		// Bounded: a cycle of causes must not hold the request.
+		for (int depth = 0; depth < 32 && innermost.getCause() != null; depth++) {
 			innermost = innermost.getCause();
 		}
 		return innermost;
@@ -352,7 +354,11 @@ public final class SessionRouting {
 		// Only the innermost cause: the clients' wrappers name the request's URL, whose query may hold a session id.
 		Throwable cause = innermost(error);
 		InstanceIdentity owner = forward.owner();
-		if (this.reportedFailing.asMap().putIfAbsent(owner.epoch(), Boolean.TRUE) == null) {
+		if (DisconnectedClientHelper.isClientDisconnectedException(error)) {
+			// The client went away (while its body was being sent, say): nothing to report about the owner.
+			logger.debug("ForwardFailed owner={}, client gone ({})", owner.address(), cause.toString());
+		}
+		else if (this.reportedFailing.asMap().putIfAbsent(owner.epoch(), Boolean.TRUE) == null) {
 			logger.warn("ForwardFailed owner={} ({}); its clients get 502 until it answers", owner.address(),
 					cause.toString());
 		}

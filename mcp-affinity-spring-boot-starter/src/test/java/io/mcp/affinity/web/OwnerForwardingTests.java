@@ -297,17 +297,31 @@ class OwnerForwardingTests {
 		String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
 		String incoming = "00-" + traceId + "-00f067aa0ba902b7-01";
 		post(session, Map.of("traceparent", incoming));
+		// A GET too: on the servlet stack it is forwarded from a relay thread.
+		this.client.headers((headers) -> headers.set("Mcp-Session-Id", session)
+			.set("Accept", "text/event-stream")
+			.set("traceparent", incoming))
+			.get()
+			.uri("/mcp")
+			.responseContent()
+			.asString()
+			.take(1)
+			.blockLast(Duration.ofSeconds(10));
 
-		assertThat(this.owner.received).hasSize(1);
-		String forwarded = this.owner.received.get(0).headers().get("traceparent");
-		assertThat(forwarded).as("traceparent at the owner").isNotNull().startsWith("00-" + traceId + "-");
-		if (tracesForwards()) {
-			// A span of this instance in between: same trace, another parent.
-			assertThat(forwarded).isNotEqualTo(incoming);
-		}
-		else {
-			// No tracer here: the client's trace context reaches the owner as it came, like through any proxy.
-			assertThat(forwarded).isEqualTo(incoming);
+		assertThat(this.owner.received).hasSize(2);
+		for (Received received : this.owner.received) {
+			String forwarded = received.headers().get("traceparent");
+			assertThat(forwarded).as("traceparent of the %s at the owner", received.method())
+				.isNotNull()
+				.startsWith("00-" + traceId + "-");
+			if (tracesForwards()) {
+				// A span of this instance in between: same trace, another parent.
+				assertThat(forwarded).isNotEqualTo(incoming);
+			}
+			else {
+				// No tracer here: the client's trace context reaches the owner as it came, like through any proxy.
+				assertThat(forwarded).isEqualTo(incoming);
+			}
 		}
 	}
 

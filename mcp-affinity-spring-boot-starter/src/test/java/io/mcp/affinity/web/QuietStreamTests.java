@@ -8,7 +8,9 @@ import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -24,9 +26,10 @@ import org.springframework.context.ConfigurableApplicationContext;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * A forwarded stream stays open for as long as its owner keeps it open, however long it is quiet: an MCP server may
- * send nothing on a session's GET stream for minutes. One test, both stacks at once, since it must wait minutes: past
- * the 3 minutes after which Apache HttpClient 5, the servlet forward's client, gives up a read by default.
+ * A forwarded stream stays open for as long as its owner keeps it open, however long it is quiet, and holds no server
+ * thread while it is: an MCP server may send nothing on a session's GET stream for minutes, its headers included.
+ * Both stacks at once: the first test must wait minutes, past the 3 minutes after which Apache HttpClient 5, the
+ * servlet forward's client, gives up a read by default.
  */
 class QuietStreamTests {
 
@@ -72,6 +75,47 @@ class QuietStreamTests {
 		}
 	}
 
+	@Test
+	void streamsWaitingForTheirOwnersHeadersHoldNoServerThread() throws Exception {
+		// Spring AI's transports send a GET stream's headers with its first event, which may be minutes away. Tomcat
+		// is given four threads: eight such streams, then a new session, must still be served.
+		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.NOTHING);
+				ConfigurableApplicationContext webFlux = start(
+						new SpringApplicationBuilder(OwnerForwardingTests.InstanceConfiguration.class)
+							.web(WebApplicationType.REACTIVE));
+				ConfigurableApplicationContext servlet = start(
+						new SpringApplicationBuilder(OwnerForwardingServletTests.ServletInstanceConfiguration.class)
+							.web(WebApplicationType.SERVLET)
+							.properties("server.tomcat.threads.max=4", "server.tomcat.threads.min-spare=1"))) {
+			List<Socket> streams = new ArrayList<>();
+			try {
+				for (ConfigurableApplicationContext instance : List.of(webFlux, servlet)) {
+					String stack = (instance == webFlux) ? "WebFlux" : "servlet";
+					for (int i = 0; i < 8; i++) {
+						streams.add(openStream(instance, owner));
+						assertThat(owner.firstReads.poll(10, TimeUnit.SECONDS))
+							.as("stream %d of the %s instance at the owner", i + 1, stack)
+							.startsWith("GET /mcp HTTP/1.1");
+					}
+					try (Socket client = new Socket("127.0.0.1", port(instance))) {
+						client.getOutputStream()
+							.write("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+								.getBytes(StandardCharsets.ISO_8859_1));
+						assertThat(readUntil(client, "\r\n\r\n"))
+							.as("a new session on the %s instance, its streams waiting", stack)
+							.startsWith("HTTP/1.1 200")
+							.containsIgnoringCase("Mcp-Session-Id: new-");
+					}
+				}
+			}
+			finally {
+				for (Socket stream : streams) {
+					stream.close();
+				}
+			}
+		}
+	}
+
 	private static ConfigurableApplicationContext start(SpringApplicationBuilder instance) {
 		return instance
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
@@ -80,14 +124,17 @@ class QuietStreamTests {
 			.run();
 	}
 
+	private static int port(ConfigurableApplicationContext instance) {
+		return ((WebServerApplicationContext) instance).getWebServer().getPort();
+	}
+
 	// A GET stream of a session the socket owner holds, opened through the instance, nothing read from it yet.
 	private static Socket openStream(ConfigurableApplicationContext instance, SocketOwner owner) throws IOException {
 		instance.getBean(OwnerForwardingTests.MapRegistry.class).live.put(EPOCH,
 				new InstanceIdentity(URI.create("http://127.0.0.1:" + owner.port()), EPOCH));
 		String session = "quiet-" + System.nanoTime();
 		instance.getBean(OwnershipStore.class).claim(SessionId.of(session), EPOCH).block(Duration.ofSeconds(10));
-		int port = ((WebServerApplicationContext) instance).getWebServer().getPort();
-		Socket client = new Socket("127.0.0.1", port);
+		Socket client = new Socket("127.0.0.1", port(instance));
 		client.getOutputStream()
 			.write(("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " + session
 					+ "\r\n\r\n")

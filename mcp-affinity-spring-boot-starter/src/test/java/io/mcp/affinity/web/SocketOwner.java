@@ -108,15 +108,17 @@ final class SocketOwner implements AutoCloseable {
 		if (read < 0) {
 			return;
 		}
-		String first = new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
-		this.firstReads.add(first);
-		this.received = first;
-		while (!isWhole(this.received)) {
+		String received = new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
+		this.firstReads.add(received);
+		this.received = received;
+		// This connection's own copy: others may be read at the same time.
+		while (!isWhole(received)) {
 			read = in.read(buffer);
 			if (read < 0) {
 				return;
 			}
-			this.received += new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
+			received += new String(buffer, 0, read, StandardCharsets.ISO_8859_1);
+			this.received = received;
 		}
 		OutputStream out = socket.getOutputStream();
 		switch (this.answer) {

@@ -14,9 +14,11 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.SessionId;
@@ -25,9 +27,12 @@ import io.mcp.affinity.web.ForwardedHeaderRules;
 import io.mcp.affinity.web.SessionRouting;
 import io.mcp.affinity.web.SessionRouting.ForwardFailure;
 import io.mcp.affinity.web.servlet.AbortableRequestFactory.Abort;
+import io.micrometer.context.ContextSnapshot;
+import io.micrometer.context.ContextSnapshotFactory;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
+import jakarta.servlet.http.Cookie;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import org.apache.hc.client5.http.ConnectTimeoutException;
@@ -38,9 +43,14 @@ import org.slf4j.LoggerFactory;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
 import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
 import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
 import org.springframework.http.MediaType;
 import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
+import org.springframework.util.LinkedMultiValueMap;
+import org.springframework.util.MultiValueMap;
 import org.springframework.web.client.RestClient;
 import org.springframework.web.servlet.ModelAndView;
 import org.springframework.web.servlet.function.ServerRequest;
@@ -51,10 +61,12 @@ import org.springframework.web.servlet.function.ServerResponse;
  * machinery ({@link RestClientProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request
  * body streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
  * <p>
- * Threads: the request thread waits for the owner's response headers (so a refused connection or a timeout is still
- * answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the relay executor while
- * the request goes asynchronous: a long-lived forwarded stream holds no container thread, so the container's pool is
- * not what bounds the number of open streams. The relay executor gives each stream a thread: virtual with
+ * Threads: for a POST or DELETE the request thread waits for the owner's response headers (so a refused connection
+ * or a timeout is still answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the
+ * relay executor while the request goes asynchronous. A GET goes asynchronous first and waits for the headers on a
+ * relay thread ({@link #inBackground}): Spring AI's transports send a GET stream's headers with its first event, which
+ * may be minutes away. A long-lived forwarded stream holds no container thread, so the container's pool is not what
+ * bounds the number of open streams. The relay executor gives each stream a thread: virtual with
  * {@code spring.threads.virtual.enabled=true} on Java 21 or later, a pooled platform thread otherwise. When the client
  * goes away, the next write fails (or the container reports the error) and the forward's request is aborted, which
  * ends it.
@@ -62,6 +74,8 @@ import org.springframework.web.servlet.function.ServerResponse;
 public final class ServletOwnerForwarder implements AutoCloseable {
 
 	private static final Logger logger = LoggerFactory.getLogger(ServletOwnerForwarder.class);
+
+	private static final ContextSnapshotFactory CONTEXT = ContextSnapshotFactory.builder().build();
 
 	private final ProxyExchange proxy;
 
@@ -163,11 +177,12 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	 * @param sessionId the session
 	 * @param owner the owning instance
 	 * @param onBroken called when relaying the owner's answer fails after it began
+	 * @param abort ends the forward from another thread (its wait for headers, or its relay)
 	 * @return the owner's answer, which relays the owner's body as it is written
 	 * @throws Exception when the owner could not be reached or sent no headers in time (see {@link #failure})
 	 */
-	public ServerResponse forward(ServerRequest request, SessionId sessionId, InstanceIdentity owner,
-			Runnable onBroken) throws Exception {
+	ServerResponse forward(ServerRequest request, SessionId sessionId, InstanceIdentity owner, Runnable onBroken,
+			Abort abort) throws Exception {
 		URI incoming = request.uri();
 		String pathAndQuery = SessionRouting.pathAndQuery(incoming);
 		URI address = owner.address();
@@ -179,7 +194,6 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		// The client sets Host from the target itself.
 		var headers = this.headerRules.request(request.headers().asHttpHeaders(), client, incoming,
 				new ForwardedHeaderRules.Marks(this.selfEpoch, signature), true);
-		Abort abort = new Abort();
 		Deadline deadline = HttpMethod.GET.equals(request.method()) ? null : new Deadline(abort);
 		try {
 			ServerResponse response = this.requestFactory.forwarding(abort,
@@ -209,6 +223,17 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 				deadline.close();
 			}
 		}
+	}
+
+	/**
+	 * Runs a forward on a relay thread, the request gone asynchronous first: no container thread waits for the owner,
+	 * whose stream may send no headers until its first event. Whatever the forward returns (the owner's answer, or the
+	 * affinity layer's) is written from that thread.
+	 * @param forward the forward, given the handle that ends it (when the client goes away, or this instance stops)
+	 * @return the response that starts it
+	 */
+	ServerResponse inBackground(Function<Abort, ServerResponse> forward) {
+		return new InBackground(forward);
 	}
 
 	// A pooled connection the owner closed before answering: the owner stopped (its connections closed with it) or
@@ -375,6 +400,98 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 
 	}
 
+	// The request gone asynchronous for as long as the forward lasts, ended by the abort when the instance stops or when
+	// the container sees the client gone (or the response fail): the forward's read of the owner's stream ends at once,
+	// rather than at the owner's next event.
+	private AsyncContext startAsync(HttpServletRequest request, HttpServletResponse response, Abort abort) {
+		AsyncContext async = request.startAsync(request, response);
+		// A stream lasts as long as the owner keeps it open.
+		async.setTimeout(0);
+		this.relaying.add(abort);
+		async.addListener(new AsyncListener() {
+
+			@Override
+			public void onError(AsyncEvent event) {
+				abort.abort();
+			}
+
+			@Override
+			public void onTimeout(AsyncEvent event) {
+				abort.abort();
+			}
+
+			@Override
+			public void onComplete(AsyncEvent event) {
+			}
+
+			@Override
+			public void onStartAsync(AsyncEvent event) {
+			}
+
+		});
+		return async;
+	}
+
+	/** A forward run on a relay thread: see {@link #inBackground}. */
+	private final class InBackground implements ServerResponse {
+
+		private final Function<Abort, ServerResponse> forward;
+
+		// Captured on the request thread, restored on the relay thread: the forward continues the request's trace.
+		private final ContextSnapshot context = CONTEXT.captureAll();
+
+		InBackground(Function<Abort, ServerResponse> forward) {
+			this.forward = forward;
+		}
+
+		// Not known before the forward has run: what a response of its own would say.
+		@Override
+		public HttpStatusCode statusCode() {
+			return HttpStatus.OK;
+		}
+
+		@Override
+		public HttpHeaders headers() {
+			return HttpHeaders.EMPTY;
+		}
+
+		@Override
+		public MultiValueMap<String, Cookie> cookies() {
+			return new LinkedMultiValueMap<>();
+		}
+
+		@Override
+		public @Nullable ModelAndView writeTo(HttpServletRequest request, HttpServletResponse response,
+				Context context) {
+			Abort abort = new Abort();
+			AsyncContext async = startAsync(request, response, abort);
+			Runnable relay = this.context.wrap(() -> {
+				try {
+					this.forward.apply(abort).writeTo(request, response, context);
+					// The end of the response leaves from this thread (see Relayed).
+					response.getOutputStream().close();
+				}
+				catch (Exception ex) {
+					logger.debug("Relaying a forwarded stream ended: {}", ex.toString());
+				}
+				finally {
+					ServletOwnerForwarder.this.relaying.remove(abort);
+					complete(async);
+				}
+			});
+			try {
+				ServletOwnerForwarder.this.relayExecutor.execute(relay);
+			}
+			catch (RejectedExecutionException ex) {
+				// This instance is stopping: the client's connection closes with it.
+				ServletOwnerForwarder.this.relaying.remove(abort);
+				complete(async);
+			}
+			return null;
+		}
+
+	}
+
 	/**
 	 * The owner's answer, relayed as it is written. A streamed one goes asynchronous and is relayed on the relay
 	 * executor, so the container's thread is free for the stream's whole life.
@@ -400,7 +517,9 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		@Override
 		public @Nullable ModelAndView writeTo(HttpServletRequest request, HttpServletResponse response,
 				Context context) throws jakarta.servlet.ServletException, IOException {
-			if (!this.streaming) {
+			// A plain answer is copied on the request thread, and so is any answer of a forward already running on a
+			// relay thread (in the background).
+			if (!this.streaming || request.isAsyncStarted()) {
 				try {
 					return this.owners.writeTo(request, response, context);
 				}
@@ -409,34 +528,8 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 					throw ex;
 				}
 			}
-			AsyncContext async = request.startAsync(request, response);
-			// A stream lasts as long as the owner keeps it open.
-			async.setTimeout(0);
 			Abort abort = this.abort;
-			ServletOwnerForwarder.this.relaying.add(abort);
-			// When the container sees the client gone (or the response fail), the relay's read of the owner's stream
-			// ends at once, rather than at the owner's next event.
-			async.addListener(new AsyncListener() {
-
-				@Override
-				public void onError(AsyncEvent event) {
-					abort.abort();
-				}
-
-				@Override
-				public void onTimeout(AsyncEvent event) {
-					abort.abort();
-				}
-
-				@Override
-				public void onComplete(AsyncEvent event) {
-				}
-
-				@Override
-				public void onStartAsync(AsyncEvent event) {
-				}
-
-			});
+			AsyncContext async = startAsync(request, response, abort);
 			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
 				try {
 					this.owners.writeTo(request, response, context);

@@ -20,6 +20,7 @@ import io.mcp.affinity.web.SessionRouting.Owned;
 import io.mcp.affinity.web.SessionRouting.Refused;
 import io.mcp.affinity.web.SessionRouting.Route;
 import io.mcp.affinity.web.SessionRouting.SessionNotClaimedException;
+import io.mcp.affinity.web.servlet.AbortableRequestFactory.Abort;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -268,15 +269,24 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 		return response;
 	}
 
-	private ServerResponse forward(ServerRequest request, Forward forward) throws Exception {
+	private ServerResponse forward(ServerRequest request, Forward forward) throws IOException {
+		if (request.method() == HttpMethod.GET) {
+			// A GET's stream may send no headers before its first event (Spring AI's transports hold them until then,
+			// which without keep-alive pings may be minutes): it waits for them on a relay thread, not a container one.
+			return this.forwarder.inBackground((abort) -> forward(request, forward, abort));
+		}
+		ServerRequest guarded = ServerRequest.create(
+				RewrittenServletRequest.guarded(request.servletRequest(), bodyLimit(request)),
+				request.messageConverters());
+		return forward(guarded, forward, new Abort());
+	}
+
+	// The owner's answer, or the affinity layer's when the forward fails before it.
+	private ServerResponse forward(ServerRequest request, Forward forward, Abort abort) {
 		long start = System.nanoTime();
-		HttpServletRequest servletRequest = request.servletRequest();
-		ServerRequest guarded = (request.method() == HttpMethod.GET) ? request
-				: ServerRequest.create(RewrittenServletRequest.guarded(servletRequest, bodyLimit(request)),
-						request.messageConverters());
 		try {
-			ServerResponse response = this.forwarder.forward(guarded, forward.sessionId(), forward.owner(),
-					() -> this.routing.forwardBroken(start));
+			ServerResponse response = this.forwarder.forward(request, forward.sessionId(), forward.owner(),
+					() -> this.routing.forwardBroken(start), abort);
 			this.routing.forwardAnswered(forward, start);
 			return response;
 		}
