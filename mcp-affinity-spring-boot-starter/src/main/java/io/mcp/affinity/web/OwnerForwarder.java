@@ -46,7 +46,8 @@ import reactor.netty.http.server.HttpServerResponse;
  * {@code HttpClientFactory} builds from its {@code httpclient} properties, one on each event loop of the server
  * ({@link EventLoopClients}). Nothing is buffered: the request body streams to the owner as it arrives, each part
  * passed on as the buffer it came in, and an SSE (or NDJSON) response streams back event by event, flushed as it
- * comes. When the client goes away, the upstream connection is closed.
+ * comes; an answer that had all arrived with its headers leaves in one write ({@link ArrivedBody}). When the client
+ * goes away, the upstream connection is closed.
  * <p>
  * The gateway's own routing and response-writing filters did the same through a synthetic route and exchange
  * attributes, copying the headers into Spring's {@code HttpHeaders} and again into Netty's each way; here the relay is
@@ -262,12 +263,22 @@ public final class OwnerForwarder {
 		io.netty.handler.codec.http.HttpHeaders received = owner.responseHeaders();
 		relayHeaders(received, response.responseHeaders()::add);
 		onResponseHeaders.run();
-		Flux<ByteBuf> body = body(answer.connection());
 		String contentType = received.get(HttpHeaderNames.CONTENT_TYPE);
-		if (contentType != null && isStreaming(MediaType.parseMediaType(contentType))) {
-			return response.send(body, (part) -> true).then();
-		}
-		return response.send(body).then();
+		boolean streaming = contentType != null && isStreaming(MediaType.parseMediaType(contentType));
+		Connection connection = answer.connection();
+		return arrived(connection).flatMap((arrived) -> {
+			ByteBuf whole = arrived.whole(connection.channel().alloc());
+			if (whole != null) {
+				return response.send(Mono.just(whole)).then();
+			}
+			return streaming ? response.send(arrived.stream(), (part) -> true).then()
+					: response.send(arrived.stream()).then();
+		});
+	}
+
+	// The owner's body as it stands once the loop has handled the read that brought the answer's headers.
+	private static Mono<ArrivedBody> arrived(Connection connection) {
+		return ArrivedBody.atEndOfTurn(body(connection), connection.channel().eventLoop(), connection::dispose);
 	}
 
 	private static Flux<ByteBuf> body(Connection connection) {
@@ -301,12 +312,20 @@ public final class OwnerForwarder {
 		Connection connection = answer.connection();
 		NettyDataBufferFactory buffers = (response.bufferFactory() instanceof NettyDataBufferFactory netty) ? netty
 				: new NettyDataBufferFactory(connection.channel().alloc());
-		Flux<DataBuffer> body = body(connection).map(buffers::wrap);
 		MediaType contentType = response.getHeaders().getContentType();
-		if (contentType != null && isStreaming(contentType)) {
-			return response.writeAndFlushWith(body.map(Mono::just));
-		}
-		return response.writeWith(body);
+		boolean streaming = contentType != null && isStreaming(contentType);
+		return arrived(connection).flatMap((arrived) -> {
+			ByteBuf whole = arrived.whole(connection.channel().alloc());
+			if (whole != null) {
+				// Reactor Netty sets it for a single-part body itself; the other servers would send it chunked.
+				if (whole.isReadable() && response.getHeaders().getContentLength() < 0) {
+					response.getHeaders().setContentLength(whole.readableBytes());
+				}
+				return response.writeWith(Mono.just(buffers.wrap(whole)));
+			}
+			Flux<DataBuffer> body = arrived.stream().map(buffers::wrap);
+			return streaming ? response.writeAndFlushWith(body.map(Mono::just)) : response.writeWith(body);
+		});
 	}
 
 	private void copyResponseHeaders(ServerWebExchange exchange, io.netty.handler.codec.http.HttpHeaders owner) {

@@ -169,6 +169,14 @@ class OwnerForwardingTests {
 	}
 
 	/**
+	 * Whether an owner's answer that arrived whole in one read leaves in one write, its end included.
+	 * @return {@code true} on WebFlux
+	 */
+	protected boolean relaysAWholeAnswerInOneWrite() {
+		return true;
+	}
+
+	/**
 	 * The server of the instance under test.
 	 * @return the running web server
 	 */
@@ -703,6 +711,31 @@ class OwnerForwardingTests {
 			// The owner, waiting in its first read, got headers and body together: one write, one read.
 			String first = owner.firstReads.poll(10, TimeUnit.SECONDS);
 			assertThat(first).startsWith("POST /mcp HTTP/1.1\r\n").endsWith("\r\n\r\n" + body);
+		}
+	}
+
+	@Test
+	void anAnswerThatArrivedWholeLeavesWithItsResponseHeadersInOneWrite() throws Exception {
+		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.WHOLE_STREAM);
+				java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
+			String session = ownedBy(owner.port(), "socket-epoch");
+			String body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
+			socket.setSoTimeout(10_000);
+			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
+					+ "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+					+ "Content-Length: " + body.length() + "\r\n\r\n" + body)
+				.getBytes(StandardCharsets.ISO_8859_1));
+
+			// Blocked in this read before the forwarder writes: it returns what the first write carried.
+			byte[] buffer = new byte[65536];
+			int read = socket.getInputStream().read(buffer);
+			String first = new String(buffer, 0, Math.max(read, 0), StandardCharsets.ISO_8859_1);
+			assertThat(first).startsWith("HTTP/1.1 200").contains("\r\n\r\n").contains("data: all here");
+			if (relaysAWholeAnswerInOneWrite()) {
+				// The end too: its length in the headers, the answer complete in this read.
+				assertThat(first).containsIgnoringCase("Content-Length: " + "data: all here\n\n".length())
+					.endsWith("\r\n\r\ndata: all here\n\n");
+			}
 		}
 	}
 

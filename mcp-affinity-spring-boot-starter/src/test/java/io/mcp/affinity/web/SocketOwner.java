@@ -35,6 +35,9 @@ final class SocketOwner implements AutoCloseable {
 		 */
 		QUIET_STREAM,
 
+		/** An SSE stream's headers, one event ({@code data: all here}) and the stream's end, in one write. */
+		WHOLE_STREAM,
+
 		/** A response head that is not valid HTTP (its length is not a number), and the connection closed. */
 		NOT_HTTP
 
@@ -134,6 +137,11 @@ final class SocketOwner implements AutoCloseable {
 				this.spoken.await();
 				String event = "data: still here\n\n";
 				write(out, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+			}
+			case WHOLE_STREAM -> {
+				String event = "data: all here\n\n";
+				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+						+ Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
 			}
 			case NOT_HTTP -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n");
 		}
