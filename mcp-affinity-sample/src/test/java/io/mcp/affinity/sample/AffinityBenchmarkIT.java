@@ -20,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToDoubleFunction;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -65,7 +66,7 @@ class AffinityBenchmarkIT {
 
 	private static final Duration ROUND = Duration.ofSeconds(5);
 
-	private static final int ROUNDS = 5;
+	private static final int ROUNDS = 7;
 
 	private static final String SESSION_INFO = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":"
 			+ "{\"name\":\"session_info\",\"arguments\":{}}}";
@@ -144,58 +145,73 @@ class AffinityBenchmarkIT {
 			Load on = median(localOn);
 			Load off = median(localOff);
 			Load hop = median(forwarded);
-			row("1 local path", "throughput, on / off (median of " + ROUNDS + ")", ratio(on.throughput(), off.throughput()),
+			row("1 local path", "throughput, on / off (median of " + ROUNDS + " rounds)",
+					paired(localOn, Load::throughput, localOff, Load::throughput),
 					on + " vs " + off + "; rounds on " + range(localOn) + ", off " + range(localOff));
-			row("1 local path", "CPU per request, on / off", ratio(on.cpu(owner), off.cpu(plain)),
+			row("1 local path", "CPU per request, on / off",
+					paired(localOn, (load) -> load.cpu(owner), localOff, (load) -> load.cpu(plain)),
 					micros(on.cpu(owner)) + " vs " + micros(off.cpu(plain)) + " (instance's CPU time / requests)");
 			Load onById = median(localById);
 			Load hopById = median(forwardedById);
-			row("1 local path", "session-id ownership: throughput, on / off", ratio(onById.throughput(), off.throughput()),
+			row("1 local path", "session-id ownership: throughput, on / off",
+					paired(localById, Load::throughput, localOff, Load::throughput),
 					onById + "; rounds " + range(localById));
 			row("1 local path", "session-id ownership: CPU per request, on / off",
-					ratio(onById.cpu(ownerById), off.cpu(plain)), micros(onById.cpu(ownerById)) + " vs " + micros(off.cpu(plain)));
-			row("2 forwarded path", "throughput, forwarded / direct", ratio(hop.throughput(), on.throughput()),
+					paired(localById, (load) -> load.cpu(ownerById), localOff, (load) -> load.cpu(plain)),
+					micros(onById.cpu(ownerById)) + " vs " + micros(off.cpu(plain)));
+			row("2 forwarded path", "throughput, forwarded / direct",
+					paired(forwarded, Load::throughput, localOn, Load::throughput),
 					hop + " vs " + on + "; rounds " + range(forwarded));
 			Load onServlet = median(localServlet);
 			Load offServlet = median(localOffServlet);
 			Load hopServlet = median(forwardedServlet);
-			row("1 local path", "servlet stack: throughput, on / off", ratio(onServlet.throughput(),
-					offServlet.throughput()), onServlet + " vs " + offServlet + "; rounds on " + range(localServlet));
+			row("1 local path", "servlet stack: throughput, on / off",
+					paired(localServlet, Load::throughput, localOffServlet, Load::throughput),
+					onServlet + " vs " + offServlet + "; rounds on " + range(localServlet));
 			row("1 local path", "servlet stack: CPU per request, on / off",
-					ratio(onServlet.cpu(ownerServlet), offServlet.cpu(plainServlet)),
+					paired(localServlet, (load) -> load.cpu(ownerServlet), localOffServlet,
+							(load) -> load.cpu(plainServlet)),
 					micros(onServlet.cpu(ownerServlet)) + " vs " + micros(offServlet.cpu(plainServlet)));
 			row("2 forwarded path", "servlet stack: throughput, forwarded / direct",
-					ratio(hopServlet.throughput(), onServlet.throughput()),
+					paired(forwardedServlet, Load::throughput, localServlet, Load::throughput),
 					hopServlet + " vs " + onServlet + "; rounds " + range(forwardedServlet));
 			row("2 forwarded path", "servlet stack: hop CPU per request / owner's CPU per request",
-					ratio(hopServlet.cpu(otherServlet), onServlet.cpu(ownerServlet)), "forwarder "
+					paired(forwardedServlet, (load) -> load.cpu(otherServlet), localServlet,
+							(load) -> load.cpu(ownerServlet)), "forwarder "
 							+ micros(hopServlet.cpu(otherServlet)) + " + owner " + micros(hopServlet.cpu(ownerServlet))
 							+ " vs owner alone " + micros(onServlet.cpu(ownerServlet)));
 			row("2 forwarded path", "servlet stack: added p50 per hop, under load (" + SESSIONS + " clients)",
-					addedP50(hopServlet, onServlet), "");
+					addedP50(forwardedServlet, localServlet), "");
 			row("2 forwarded path", "session-id ownership: throughput, forwarded / direct",
-					ratio(hopById.throughput(), onById.throughput()), hopById + "; rounds " + range(forwardedById));
+					paired(forwardedById, Load::throughput, localById, Load::throughput),
+					hopById + "; rounds " + range(forwardedById));
 			row("2 forwarded path", "session-id ownership: hop CPU per request / owner's CPU per request",
-					ratio(hopById.cpu(otherById), onById.cpu(ownerById)), "forwarder " + micros(hopById.cpu(otherById))
+					paired(forwardedById, (load) -> load.cpu(otherById), localById, (load) -> load.cpu(ownerById)),
+					"forwarder " + micros(hopById.cpu(otherById))
 							+ " + owner " + micros(hopById.cpu(ownerById)) + " vs owner alone " + micros(onById.cpu(ownerById)));
 			// On a machine whose cores all instances share, throughput follows the CPU a request costs in all of them.
 			row("2 forwarded path", "CPU per request, direct / forwarded (all instances)",
-					ratio(on.cpu(owner), hop.cpu(other) + hop.cpu(owner)),
+					paired(localOn, (load) -> load.cpu(owner), forwarded, (load) -> load.cpu(other) + load.cpu(owner)),
 					"forwarder " + micros(hop.cpu(other)) + " + owner " + micros(hop.cpu(owner)) + " vs owner alone "
 							+ micros(on.cpu(owner)));
 			row("2 forwarded path", "added p50 per hop, under load (" + SESSIONS + " clients)",
-					addedP50(hop, on), "");
-			row("2 forwarded path", "hop CPU per request / owner's CPU per request", ratio(hop.cpu(other), on.cpu(owner)),
+					addedP50(forwarded, localOn), "");
+			row("2 forwarded path", "hop CPU per request / owner's CPU per request",
+					paired(forwarded, (load) -> load.cpu(other), localOn, (load) -> load.cpu(owner)),
 					"target <= 1.0x");
 			for (Map.Entry<String, URI> calibration : calibrations.entrySet()) {
-				Load floor = median(calibrated.get(calibration.getKey()));
+				List<Load> floorRounds = calibrated.get(calibration.getKey());
+				Load floor = median(floorRounds);
 				URI at = calibration.getValue();
-				row("2 calibration", calibration.getKey() + ": throughput / direct", ratio(floor.throughput(), on.throughput()),
+				row("2 calibration", calibration.getKey() + ": throughput / direct",
+						paired(floorRounds, Load::throughput, localOn, Load::throughput),
 						floor + "; rounds " + range(calibrated.get(calibration.getKey())));
 				row("2 calibration", calibration.getKey() + ": hop CPU per request", micros(floor.cpu(at)),
 						"owner " + micros(floor.cpu(owner)));
 				row("2 calibration", "ours / " + calibration.getKey() + ": throughput, hop CPU per request",
-						ratio(hop.throughput(), floor.throughput()) + ", " + ratio(hop.cpu(other), floor.cpu(at)), "");
+						paired(forwarded, Load::throughput, floorRounds, Load::throughput) + ", "
+								+ paired(forwarded, (load) -> load.cpu(other), floorRounds, (load) -> load.cpu(at)),
+						"");
 			}
 			// One request at a time: the hop's own latency, without queueing for the shared cores. The calibration hops
 			// and the servlet pair in the same rounds, so the floor for this latency is measured beside ours.
@@ -218,17 +234,19 @@ class AffinityBenchmarkIT {
 			}
 			Load direct1 = median(singleDirect);
 			Load hop1 = median(singleForwarded);
-			row("2 forwarded path", "added p50 per hop, one client", addedP50(hop1, direct1),
+			row("2 forwarded path", "added p50 per hop, one client", addedP50(singleForwarded, singleDirect),
 					"p50 " + String.format(Locale.ROOT, "%.2f ms vs %.2f ms", hop1.p50() / 1e6, direct1.p50() / 1e6)
 							+ "; throughput " + ratio(hop1.throughput(), direct1.throughput()) + "; target <= 0.25 ms");
 			for (Map.Entry<String, List<Load>> calibration : singleCalibrated.entrySet()) {
 				Load floor1 = median(calibration.getValue());
-				row("2 calibration", calibration.getKey() + ": added p50 per hop, one client", addedP50(floor1, direct1),
-						String.format(Locale.ROOT, "p50 %.2f ms; ours %s", floor1.p50() / 1e6, addedP50(hop1, direct1)));
+				row("2 calibration", calibration.getKey() + ": added p50 per hop, one client",
+						addedP50(calibration.getValue(), singleDirect), String.format(Locale.ROOT, "p50 %.2f ms; ours %s",
+								floor1.p50() / 1e6, addedP50(singleForwarded, singleDirect)));
 			}
 			Load direct1Servlet = median(singleDirectServlet);
 			Load hop1Servlet = median(singleForwardedServlet);
-			row("2 forwarded path", "servlet stack: added p50 per hop, one client", addedP50(hop1Servlet, direct1Servlet),
+			row("2 forwarded path", "servlet stack: added p50 per hop, one client",
+					addedP50(singleForwardedServlet, singleDirectServlet),
 					String.format(Locale.ROOT, "p50 %.2f ms vs %.2f ms", hop1Servlet.p50() / 1e6,
 							direct1Servlet.p50() / 1e6) + "; throughput "
 							+ ratio(hop1Servlet.throughput(), direct1Servlet.throughput()));
@@ -627,8 +645,32 @@ class AffinityBenchmarkIT {
 		return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
 	}
 
-	private static String addedP50(Load hop, Load direct) {
-		return String.format(Locale.ROOT, "%.2f ms", (hop.p50() - direct.p50()) / 1e6);
+	// The median over the rounds of the p50 difference inside each round (see paired).
+	private static String addedP50(List<Load> hop, List<Load> direct) {
+		long[] added = new long[hop.size()];
+		for (int i = 0; i < added.length; i++) {
+			added[i] = hop.get(i).p50() - direct.get(i).p50();
+		}
+		Arrays.sort(added);
+		return String.format(Locale.ROOT, "%.2f ms (rounds %.2f-%.2f)", added[added.length / 2] / 1e6, added[0] / 1e6,
+				added[added.length - 1] / 1e6);
+	}
+
+	/**
+	 * A ratio taken inside each round, the median of the rounds. The runs of one round are seconds apart, so the
+	 * machine's drift (on a noisy day whole rounds ran a third slower than others) cancels out of each ratio rather
+	 * than deciding which way a verdict falls, as it did when the two sides' medians came from different rounds.
+	 */
+	private static String paired(List<Load> measured, ToDoubleFunction<Load> value, List<Load> against,
+			ToDoubleFunction<Load> base) {
+		double[] ratios = new double[measured.size()];
+		for (int i = 0; i < ratios.length; i++) {
+			ratios[i] = value.applyAsDouble(measured.get(i)) / base.applyAsDouble(against.get(i));
+		}
+		Arrays.sort(ratios);
+		// The rounds' spread beside the median: how far the verdict is from falling the other way.
+		return String.format(Locale.ROOT, "%.3fx (rounds %.2f-%.2fx)", ratios[ratios.length / 2], ratios[0],
+				ratios[ratios.length - 1]);
 	}
 
 	private static String ratio(double a, double b) {
