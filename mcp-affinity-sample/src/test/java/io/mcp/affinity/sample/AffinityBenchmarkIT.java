@@ -94,11 +94,14 @@ class AffinityBenchmarkIT {
 			URI plainServlet = start(null, false, SERVLET);
 			// The floor for a hop, on the same owner and load: a minimal JVM relay, and nginx when it is installed.
 			Map<String, URI> calibrations = new java.util.LinkedHashMap<>();
-			calibrations.put("minimal Reactor Netty relay", startRelay(owner));
+			calibrations.put("minimal Reactor Netty relay", startRelay("MinimalRelay", owner));
 			URI nginx = startNginx(owner);
 			if (nginx != null) {
 				calibrations.put("nginx (1 worker, upstream keep-alive)", nginx);
 			}
+			// The servlet stack's floor, in front of the servlet owner: Tomcat and the servlet forward's client, the
+			// whole exchange on the request thread.
+			URI servletFloor = startRelay("MinimalServletRelay", ownerServlet);
 			row("group", "measure", "affinity / baseline", "figures");
 			row("load", "generator", "", (WRK ? "wrk, 1 thread" : "JDK HttpClient, one thread per session") + ", "
 					+ SESSIONS + " sessions on " + SESSIONS + " connections; nothing pinned");
@@ -120,6 +123,7 @@ class AffinityBenchmarkIT {
 			for (URI hop : calibrations.values()) {
 				run(hop, onOwner, WARM_UP);
 			}
+			run(servletFloor, onOwnerServlet, WARM_UP);
 			List<Load> localOn = new ArrayList<>();
 			List<Load> localOff = new ArrayList<>();
 			List<Load> forwarded = new ArrayList<>();
@@ -129,6 +133,7 @@ class AffinityBenchmarkIT {
 			List<Load> localOffServlet = new ArrayList<>();
 			List<Load> forwardedServlet = new ArrayList<>();
 			Map<String, List<Load>> calibrated = new HashMap<>();
+			List<Load> servletFloorRounds = new ArrayList<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				localOn.add(run(owner, onOwner, ROUND));
 				localOff.add(run(plain, onPlain, ROUND));
@@ -138,6 +143,7 @@ class AffinityBenchmarkIT {
 				localServlet.add(run(ownerServlet, onOwnerServlet, ROUND));
 				localOffServlet.add(run(plainServlet, onPlainServlet, ROUND));
 				forwardedServlet.add(run(otherServlet, onOwnerServlet, ROUND));
+				servletFloorRounds.add(run(servletFloor, onOwnerServlet, ROUND));
 				for (Map.Entry<String, URI> hop : calibrations.entrySet()) {
 					calibrated.computeIfAbsent(hop.getKey(), (name) -> new ArrayList<>()).add(run(hop.getValue(), onOwner, ROUND));
 				}
@@ -182,6 +188,20 @@ class AffinityBenchmarkIT {
 							+ " vs owner alone " + micros(onServlet.cpu(ownerServlet)));
 			row("2 forwarded path", "servlet stack: added p50 per hop, under load (" + SESSIONS + " clients)",
 					addedP50(forwardedServlet, localServlet), "");
+			Load servletFloorLoad = median(servletFloorRounds);
+			row("2 calibration", "minimal servlet relay: throughput / direct",
+					paired(servletFloorRounds, Load::throughput, localServlet, Load::throughput),
+					servletFloorLoad + "; rounds " + range(servletFloorRounds));
+			row("2 calibration", "minimal servlet relay: hop CPU per request / owner's CPU per request",
+					paired(servletFloorRounds, (load) -> load.cpu(servletFloor), localServlet,
+							(load) -> load.cpu(ownerServlet)),
+					"relay " + micros(servletFloorLoad.cpu(servletFloor)) + ", owner "
+							+ micros(servletFloorLoad.cpu(ownerServlet)));
+			row("2 calibration", "ours / minimal servlet relay: throughput, hop CPU per request",
+					paired(forwardedServlet, Load::throughput, servletFloorRounds, Load::throughput) + ", "
+							+ paired(forwardedServlet, (load) -> load.cpu(otherServlet), servletFloorRounds,
+									(load) -> load.cpu(servletFloor)),
+					"");
 			row("2 forwarded path", "session-id ownership: throughput, forwarded / direct",
 					paired(forwardedById, Load::throughput, localById, Load::throughput),
 					hopById + "; rounds " + range(forwardedById));
@@ -221,6 +241,7 @@ class AffinityBenchmarkIT {
 			List<Load> singleForwarded = new ArrayList<>();
 			List<Load> singleDirectServlet = new ArrayList<>();
 			List<Load> singleForwardedServlet = new ArrayList<>();
+			List<Load> singleServletFloor = new ArrayList<>();
 			Map<String, List<Load>> singleCalibrated = new HashMap<>();
 			for (int i = 0; i < ROUNDS; i++) {
 				singleDirect.add(run(owner, one, ROUND));
@@ -231,6 +252,7 @@ class AffinityBenchmarkIT {
 				}
 				singleDirectServlet.add(run(ownerServlet, oneServlet, ROUND));
 				singleForwardedServlet.add(run(otherServlet, oneServlet, ROUND));
+				singleServletFloor.add(run(servletFloor, oneServlet, ROUND));
 			}
 			Load direct1 = median(singleDirect);
 			Load hop1 = median(singleForwarded);
@@ -250,6 +272,10 @@ class AffinityBenchmarkIT {
 					String.format(Locale.ROOT, "p50 %.2f ms vs %.2f ms", hop1Servlet.p50() / 1e6,
 							direct1Servlet.p50() / 1e6) + "; throughput "
 							+ ratio(hop1Servlet.throughput(), direct1Servlet.throughput()));
+			row("2 calibration", "minimal servlet relay: added p50 per hop, one client",
+					addedP50(singleServletFloor, singleDirectServlet),
+					String.format(Locale.ROOT, "p50 %.2f ms; ours %s", median(singleServletFloor).p50() / 1e6,
+							addedP50(singleForwardedServlet, singleDirectServlet)));
 
 			double firstEventForwarded = firstProgress(other, onOwner.get(0));
 			double firstEventDirect = firstProgress(owner, onOwner.get(0));
@@ -311,12 +337,12 @@ class AffinityBenchmarkIT {
 		return address;
 	}
 
-	// A MinimalRelay in a JVM of its own, in front of the owner.
-	private URI startRelay(URI owner) throws Exception {
+	// A relay of the bench sources (MinimalRelay, MinimalServletRelay) in a JVM of its own, in front of the owner.
+	private URI startRelay(String relay, URI owner) throws Exception {
 		URI address = URI.create("http://127.0.0.1:" + TestRedis.freePort());
-		Path log = Files.createDirectories(Path.of("target", "benchmark")).resolve("relay.log");
+		Path log = Files.createDirectories(Path.of("target", "benchmark")).resolve(relay + ".log");
 		Process process = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-cp",
-				System.getProperty("java.class.path"), "io.mcp.affinity.sample.bench.MinimalRelay",
+				System.getProperty("java.class.path"), "io.mcp.affinity.sample.bench." + relay,
 				Integer.toString(address.getPort()), owner.toString())
 			.redirectErrorStream(true)
 			.redirectOutput(log.toFile())

@@ -85,7 +85,9 @@ public final class McpAffinityServletAutoConfiguration {
 			.withConnectionManagerCustomizer((pool) -> pool.setMaxConnPerRoute(MAX_CONNECTIONS)
 				.setMaxConnTotal(MAX_CONNECTIONS))
 			.withSocketConfigCustomizer((socket) -> socket.setSoTimeout(Timeout.DISABLED))
-			.withCustomizer((client) -> client.disableContentCompression().disableAutomaticRetries())
+			.withCustomizer((client) -> client.disableContentCompression()
+				.disableAutomaticRetries()
+				.setRequestExecutor(AbortableRequestFactory.requestExecutor()))
 			.build(HttpClientSettings.defaults()
 				.withConnectTimeout(forwarding.getConnectTimeout())
 				.withRedirects(HttpRedirects.DONT_FOLLOW));

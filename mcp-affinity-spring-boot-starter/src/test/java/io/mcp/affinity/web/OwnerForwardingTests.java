@@ -740,6 +740,21 @@ class OwnerForwardingTests {
 	}
 
 	@Test
+	void aStreamWhoseEventsKeepComingArrivesWholeAndInOrder() throws Exception {
+		// Longer than a servlet forward relays on the request thread: the stream changes threads in its middle.
+		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.STEADY_STREAM)) {
+			Response response = post(ownedBy(owner.port(), "steady-epoch"), Map.of());
+
+			assertThat(response.status()).isEqualTo(200);
+			StringBuilder expected = new StringBuilder();
+			for (int i = 0; i < SocketOwner.STEADY_EVENTS; i++) {
+				expected.append("data: event-").append(i).append("\n\n");
+			}
+			assertThat(response.body()).isEqualTo(expected.toString());
+		}
+	}
+
+	@Test
 	void pathLikeIdsAreJustUnknownSessions() {
 		for (String id : List.of("../../etc/passwd", "/mcp?x=1", "%2e%2e%2f", "http://evil.example:80/")) {
 			assertThat(post(id, Map.of()).status()).as("status for %s", id).isEqualTo(404);

@@ -18,6 +18,7 @@ import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.OwnershipStore;
 import io.mcp.affinity.core.SessionId;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.ThrowingConsumer;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
@@ -76,13 +77,36 @@ class QuietStreamTests {
 	}
 
 	@Test
-	void streamsWaitingForTheirOwnersHeadersHoldNoServerThread() throws Exception {
-		// Spring AI's transports send a GET stream's headers with its first event, which may be minutes away. Tomcat
-		// is given four threads: eight such streams, then a new session, must still be served.
-		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.NOTHING);
-				ConfigurableApplicationContext webFlux = start(
-						new SpringApplicationBuilder(OwnerForwardingTests.InstanceConfiguration.class)
-							.web(WebApplicationType.REACTIVE));
+	void streamsWaitingForTheirOwnersHeadersHoldNoServerThread() throws Throwable {
+		// Spring AI's transports send a GET stream's headers with its first event, which may be minutes away.
+		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.NOTHING)) {
+			eightForwardsHeldOnFourThreads(owner, "GET", (streams) -> {
+			});
+		}
+	}
+
+	@Test
+	void answersToPostsThatGoQuietHoldNoServerThread() throws Throwable {
+		// A tool call's stream may send its headers at once and its result minutes later. The servlet forward relays
+		// an answer on the request thread only while the owner's next bytes come at once.
+		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.QUIET_STREAM)) {
+			eightForwardsHeldOnFourThreads(owner, "POST", (streams) -> {
+				owner.speak();
+				for (Socket stream : streams) {
+					assertThat(readUntil(stream, "data: still here")).as("an answer's event after the quiet")
+						.contains("data: still here");
+				}
+			});
+		}
+	}
+
+	// Eight forwards (GET streams or POSTs) the owner holds open through each stack, the servlet instance's Tomcat given
+	// four threads; then a new session on each instance must still be served, and the forwards are handed on, open.
+	private static void eightForwardsHeldOnFourThreads(SocketOwner owner, String method,
+			ThrowingConsumer<List<Socket>> then) throws Throwable {
+		try (ConfigurableApplicationContext webFlux = start(
+				new SpringApplicationBuilder(OwnerForwardingTests.InstanceConfiguration.class)
+					.web(WebApplicationType.REACTIVE));
 				ConfigurableApplicationContext servlet = start(
 						new SpringApplicationBuilder(OwnerForwardingServletTests.ServletInstanceConfiguration.class)
 							.web(WebApplicationType.SERVLET)
@@ -92,21 +116,22 @@ class QuietStreamTests {
 				for (ConfigurableApplicationContext instance : List.of(webFlux, servlet)) {
 					String stack = (instance == webFlux) ? "WebFlux" : "servlet";
 					for (int i = 0; i < 8; i++) {
-						streams.add(openStream(instance, owner));
+						streams.add("GET".equals(method) ? openStream(instance, owner) : openPost(instance, owner));
 						assertThat(owner.firstReads.poll(10, TimeUnit.SECONDS))
-							.as("stream %d of the %s instance at the owner", i + 1, stack)
-							.startsWith("GET /mcp HTTP/1.1");
+							.as("forward %d of the %s instance at the owner", i + 1, stack)
+							.startsWith(method + " /mcp HTTP/1.1");
 					}
 					try (Socket client = new Socket("127.0.0.1", port(instance))) {
 						client.getOutputStream()
 							.write("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
 								.getBytes(StandardCharsets.ISO_8859_1));
 						assertThat(readUntil(client, "\r\n\r\n"))
-							.as("a new session on the %s instance, its streams waiting", stack)
+							.as("a new session on the %s instance, its forwards held", stack)
 							.startsWith("HTTP/1.1 200")
 							.containsIgnoringCase("Mcp-Session-Id: new-");
 					}
 				}
+				then.accept(streams);
 			}
 			finally {
 				for (Socket stream : streams) {
@@ -138,6 +163,23 @@ class QuietStreamTests {
 		client.getOutputStream()
 			.write(("GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nMcp-Session-Id: " + session
 					+ "\r\n\r\n")
+				.getBytes(StandardCharsets.ISO_8859_1));
+		client.getOutputStream().flush();
+		return client;
+	}
+
+	// A POST of a session the socket owner holds, sent through the instance, nothing read of its answer yet.
+	private static Socket openPost(ConfigurableApplicationContext instance, SocketOwner owner) throws IOException {
+		instance.getBean(OwnerForwardingTests.MapRegistry.class).live.put(EPOCH,
+				new InstanceIdentity(URI.create("http://127.0.0.1:" + owner.port()), EPOCH));
+		String session = "quiet-" + System.nanoTime();
+		instance.getBean(OwnershipStore.class).claim(SessionId.of(session), EPOCH).block(Duration.ofSeconds(10));
+		String body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}";
+		Socket client = new Socket("127.0.0.1", port(instance));
+		client.getOutputStream()
+			.write(("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+					+ "Accept: application/json, text/event-stream\r\nMcp-Session-Id: " + session
+					+ "\r\nContent-Length: " + body.length() + "\r\n\r\n" + body)
 				.getBytes(StandardCharsets.ISO_8859_1));
 		client.getOutputStream().flush();
 		return client;

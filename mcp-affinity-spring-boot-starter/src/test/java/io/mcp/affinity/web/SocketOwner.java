@@ -38,10 +38,19 @@ final class SocketOwner implements AutoCloseable {
 		/** An SSE stream's headers, one event ({@code data: all here}) and the stream's end, in one write. */
 		WHOLE_STREAM,
 
+		/**
+		 * An SSE stream's headers, then {@link #STEADY_EVENTS} events ({@code data: event-<i>}), each in a write and a
+		 * chunk of its own a millisecond after the one before, then the stream's end.
+		 */
+		STEADY_STREAM,
+
 		/** A response head that is not valid HTTP (its length is not a number), and the connection closed. */
 		NOT_HTTP
 
 	}
+
+	/** How many events a {@link Answer#STEADY_STREAM} carries. */
+	static final int STEADY_EVENTS = 150;
 
 	/** What the first read of each connection returned. */
 	final BlockingQueue<String> firstReads = new LinkedBlockingQueue<>();
@@ -142,6 +151,15 @@ final class SocketOwner implements AutoCloseable {
 				String event = "data: all here\n\n";
 				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 						+ Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+			}
+			case STEADY_STREAM -> {
+				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");
+				for (int i = 0; i < STEADY_EVENTS; i++) {
+					String event = "data: event-" + i + "\n\n";
+					write(out, Integer.toHexString(event.length()) + "\r\n" + event + "\r\n");
+					Thread.sleep(1);
+				}
+				write(out, "0\r\n\r\n");
 			}
 			case NOT_HTTP -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n");
 		}

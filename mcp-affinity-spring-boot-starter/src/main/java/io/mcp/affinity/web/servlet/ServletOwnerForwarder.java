@@ -1,6 +1,8 @@
 package io.mcp.affinity.web.servlet;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.NoRouteToHostException;
@@ -40,6 +42,7 @@ import org.apache.hc.core5.http.NoHttpResponseException;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.cloud.gateway.server.mvc.common.MvcUtils;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
 import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
 import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
@@ -62,8 +65,9 @@ import org.springframework.web.servlet.function.ServerResponse;
  * body streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
  * <p>
  * Threads: for a POST or DELETE the request thread waits for the owner's response headers (so a refused connection
- * or a timeout is still answered by the affinity layer). A streamed response (SSE) is then relayed on a thread of the
- * relay executor while the request goes asynchronous. A GET goes asynchronous first and waits for the headers on a
+ * or a timeout is still answered by the affinity layer). A streamed response (SSE) is then relayed on the request
+ * thread while the owner's next bytes come at once, and on a thread of the relay executor, the request gone
+ * asynchronous, once they do not (see {@link Relayed}). A GET goes asynchronous first and waits for the headers on a
  * relay thread ({@link #inBackground}): Spring AI's transports send a GET stream's headers with its first event, which
  * may be minutes away. A long-lived forwarded stream holds no container thread, so the container's pool is not what
  * bounds the number of open streams. The relay executor gives each stream a thread: virtual with
@@ -76,6 +80,13 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	private static final Logger logger = LoggerFactory.getLogger(ServletOwnerForwarder.class);
 
 	private static final ContextSnapshotFactory CONTEXT = ContextSnapshotFactory.builder().build();
+
+	// A streamed answer is relayed on the request thread while its owner's next bytes come within this time (Spring AI
+	// writes a POST's result, then the stream's end from another thread a moment later)...
+	private static final Duration ON_REQUEST_THREAD_WAIT = Duration.ofMillis(5);
+
+	// ... and for at most this long: a stream whose events keep coming goes on on a relay thread all the same.
+	private static final Duration ON_REQUEST_THREAD_AT_MOST = Duration.ofMillis(50);
 
 	private final ProxyExchange proxy;
 
@@ -92,6 +103,8 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	private final List<MediaType> streamingMediaTypes;
 
 	private final Executor relayExecutor;
+
+	private final int bufferSize;
 
 	private final ScheduledExecutorService deadlines;
 
@@ -135,6 +148,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		streaming.add(MediaType.APPLICATION_NDJSON);
 		this.streamingMediaTypes = List.copyOf(streaming);
 		this.relayExecutor = relayExecutor;
+		this.bufferSize = gatewayProperties.getStreamingBufferSize();
 		this.deadlines = new ScheduledThreadPoolExecutor(1,
 				daemon(new CustomizableThreadFactory("mcp-affinity-forward-deadline-")));
 		long sweep = sweepPeriod(responseTimeout).toNanos();
@@ -493,8 +507,12 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	}
 
 	/**
-	 * The owner's answer, relayed as it is written. A streamed one goes asynchronous and is relayed on the relay
-	 * executor, so the container's thread is free for the stream's whole life.
+	 * The owner's answer, relayed as it is written. A streamed one (SSE) is relayed on the request thread for as long as
+	 * the owner's next bytes come within {@link #ON_REQUEST_THREAD_WAIT} and the relay has not run for
+	 * {@link #ON_REQUEST_THREAD_AT_MOST}; past that, the request goes asynchronous and a thread of the relay executor
+	 * carries on, so a long or quiet stream holds no container thread. Most answers to a POST (a tool's result, the
+	 * stream's end a moment after it) are relayed whole on the request thread: no hand-over to a relay thread and back to
+	 * a container thread to complete, which cost about a fifth of a forward's CPU.
 	 */
 	private final class Relayed extends ResponseWritingThrough {
 
@@ -528,25 +546,78 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 					throw ex;
 				}
 			}
+			// The owner's body as the gateway's exchange left it for its own copy, which this relay replaces.
+			InputStream body = (InputStream) request.getAttribute(MvcUtils.CLIENT_RESPONSE_INPUT_STREAM_ATTR);
+			if (body == null) {
+				this.abort.abort();
+				throw new IllegalStateException("The gateway's exchange left no owner's body in request attribute "
+						+ MvcUtils.CLIENT_RESPONSE_INPUT_STREAM_ATTR);
+			}
+			writeStatusAndHeaders(response);
+			OutputStream out = response.getOutputStream();
+			byte[] buffer = new byte[ServletOwnerForwarder.this.bufferSize];
+			long handOverAt = System.nanoTime() + ON_REQUEST_THREAD_AT_MOST.toNanos();
+			try {
+				while (this.abort.answerArriving(ON_REQUEST_THREAD_WAIT) && System.nanoTime() - handOverAt < 0) {
+					int read = body.read(buffer);
+					if (read == -1) {
+						// The end of the response leaves now; the container completes it on this thread.
+						out.close();
+						return null;
+					}
+					out.write(buffer, 0, read);
+					out.flush();
+				}
+			}
+			catch (IOException | RuntimeException ex) {
+				this.abort.abort();
+				this.onBroken.run();
+				throw ex;
+			}
+			handOver(request, response, body, out, buffer);
+			return null;
+		}
+
+		private void writeStatusAndHeaders(HttpServletResponse response) {
+			response.setStatus(this.owners.statusCode().value());
+			this.owners.headers().forEach((name, values) -> values.forEach((value) -> response.addHeader(name, value)));
+			this.owners.cookies().values().forEach((cookies) -> cookies.forEach(response::addCookie));
+		}
+
+		// The rest of the stream, relayed on a relay thread.
+		private void handOver(HttpServletRequest request, HttpServletResponse response, InputStream body,
+				OutputStream out, byte[] buffer) {
 			Abort abort = this.abort;
 			AsyncContext async = startAsync(request, response, abort);
-			ServletOwnerForwarder.this.relayExecutor.execute(() -> {
+			Runnable relay = () -> {
 				try {
-					this.owners.writeTo(request, response, context);
+					for (int read = body.read(buffer); read != -1; read = body.read(buffer)) {
+						out.write(buffer, 0, read);
+						out.flush();
+					}
 					// The end of the response leaves now, from this thread: complete() alone would have it written by
 					// a container thread the completion is dispatched to, a hand-over later.
-					response.getOutputStream().close();
+					out.close();
 				}
 				catch (Exception ex) {
 					logger.debug("Relaying a forwarded stream ended: {}", ex.toString());
+					abort.abort();
 					this.onBroken.run();
 				}
 				finally {
 					ServletOwnerForwarder.this.relaying.remove(abort);
 					complete(async);
 				}
-			});
-			return null;
+			};
+			try {
+				ServletOwnerForwarder.this.relayExecutor.execute(relay);
+			}
+			catch (RejectedExecutionException ex) {
+				// This instance is stopping: the client's connection closes with it.
+				abort.abort();
+				ServletOwnerForwarder.this.relaying.remove(abort);
+				complete(async);
+			}
 		}
 
 	}
