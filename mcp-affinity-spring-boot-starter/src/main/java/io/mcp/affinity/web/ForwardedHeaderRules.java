@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
@@ -82,9 +83,8 @@ public final class ForwardedHeaderRules {
 	 */
 	public void request(HttpHeaders input, @Nullable InetSocketAddress client, URI uri, @Nullable Marks marks,
 			boolean dropHost, BiConsumer<String, String> output) {
-		List<Map.Entry<String, String>> entries = new ArrayList<>();
-		input.forEach((name, values) -> values.forEach((value) -> entries.add(Map.entry(name, value))));
-		request(entries, (name) -> valuesOrEmpty(input.get(name)), client, uri, marks, dropHost, output);
+		request((each) -> input.forEach((name, values) -> values.forEach((value) -> each.accept(name, value))),
+				(name) -> valuesOrEmpty(input.get(name)), client, uri, marks, dropHost, output);
 	}
 
 	/**
@@ -101,21 +101,37 @@ public final class ForwardedHeaderRules {
 	public void request(Iterable<? extends Map.Entry<String, String>> input, Function<String, List<String>> values,
 			@Nullable InetSocketAddress client, URI uri, @Nullable Marks marks, boolean dropHost,
 			BiConsumer<String, String> output) {
+		request((each) -> input.forEach((header) -> each.accept(header.getKey(), header.getValue())), values, client,
+				uri, marks, dropHost, output);
+	}
+
+	/**
+	 * The headers of a forwarded request, read from whatever structure holds them and written one value at a time
+	 * into the client's: no copy between.
+	 * @param input hands each name and value of the client's request headers to the consumer it is given
+	 * @param values all values of a header by name, case-insensitively; empty when absent
+	 * @param client the client's address, if known
+	 * @param uri the request's URI as the client sent it
+	 * @param marks what marks the request as a forward from this instance, or {@code null}
+	 * @param dropHost whether to drop {@code Host} too (for a client that sets it from the target itself)
+	 * @param output receives each header name and value to send to the owner
+	 */
+	public void request(Consumer<BiConsumer<String, String>> input, Function<String, List<String>> values,
+			@Nullable InetSocketAddress client, URI uri, @Nullable Marks marks, boolean dropHost,
+			BiConsumer<String, String> output) {
 		List<String> connectionOptions = options(values.apply(HttpHeaders.CONNECTION));
 		List<String> transferEncoding = values.apply(HttpHeaders.TRANSFER_ENCODING);
 		boolean dropContentLength = !transferEncoding.isEmpty() && isChunked(transferEncoding.get(0));
 		// An untrusted client's own X-Forwarded-* are passed on as they came, none added: the gateway's rule.
 		boolean extendForwarded = client == null || isTrusted(client.getHostString());
-		for (Map.Entry<String, String> header : input) {
-			String name = header.getKey();
-			if (isHopByHop(name, connectionOptions) || isMark(name)
-					|| (dropContentLength && name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH))
-					|| (dropHost && name.equalsIgnoreCase(HttpHeaders.HOST))
-					|| (extendForwarded && isForwardedHeader(name))) {
-				continue;
+		input.accept((name, value) -> {
+			if (!isHopByHop(name, connectionOptions) && !isMark(name)
+					&& !(dropContentLength && name.equalsIgnoreCase(HttpHeaders.CONTENT_LENGTH))
+					&& !(dropHost && name.equalsIgnoreCase(HttpHeaders.HOST))
+					&& !(extendForwarded && isForwardedHeader(name))) {
+				output.accept(name, value);
 			}
-			output.accept(name, header.getValue());
-		}
+		});
 		if (extendForwarded) {
 			addForwardedHeaders(values, client, uri, output);
 		}
@@ -155,14 +171,25 @@ public final class ForwardedHeaderRules {
 	 * @return the headers to relay
 	 */
 	public static HttpHeaders response(HttpHeaders input) {
-		List<String> connectionOptions = input.getConnection();
 		HttpHeaders filtered = new HttpHeaders();
-		for (Map.Entry<String, List<String>> header : input.headerSet()) {
-			if (!isHopByHop(header.getKey(), connectionOptions)) {
-				filtered.addAll(header.getKey(), header.getValue());
-			}
-		}
+		response(input, filtered);
 		return filtered;
+	}
+
+	/**
+	 * The headers of an owner's response, as the client gets them, added to the given ones: one pass, no copy between
+	 * (the response headers a client library exposes are often a view that builds each name's values on demand).
+	 * @param input the owner's response headers
+	 * @param output receives the headers to relay
+	 */
+	public static void response(HttpHeaders input, HttpHeaders output) {
+		List<String> connection = input.get(HttpHeaders.CONNECTION);
+		List<String> connectionOptions = (connection != null) ? options(connection) : List.of();
+		input.forEach((name, values) -> {
+			if (!isHopByHop(name, connectionOptions)) {
+				output.addAll(name, values);
+			}
+		});
 	}
 
 	/**

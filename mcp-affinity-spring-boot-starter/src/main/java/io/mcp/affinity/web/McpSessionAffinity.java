@@ -191,7 +191,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 			return next.get();
 		}
 		SessionRouting.Request read = new SessionRouting.Request(method, request.getHeaders()::getFirst, parameter,
-				request.getHeaders().getContentLength(), request.getURI(), Mono.empty());
+				request.getHeaders().getContentLength(), request::getURI, Mono.empty());
 		return this.routing.decide(read).flatMap((route) -> (route instanceof Forward forward)
 				? forwarding.apply(forward, pattern) : next.get().contextWrite(Context.of(DECIDED_KEY, route)));
 	}
@@ -273,7 +273,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 		else {
 			route = this.routing.route(new SessionRouting.Request(request.method(), request.headers()::firstHeader,
 					request.queryParam(McpHttpHeaders.LEGACY_SESSION_PARAMETER).orElse(null),
-					request.headers().contentLength().orElse(-1), request.uri(), principal(request)));
+					request.headers().contentLength().orElse(-1), request::uri, principal(request)));
 		}
 		return route.flatMap((routed) -> handle(request, next, routed));
 	}

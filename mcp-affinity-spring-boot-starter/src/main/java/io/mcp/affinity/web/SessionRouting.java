@@ -5,6 +5,7 @@ import java.security.Principal;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -173,7 +174,7 @@ public final class SessionRouting {
 		String forwardedBy = request.header(McpHttpHeaders.FORWARDED_BY);
 		if (forwardedBy != null && this.signature != null) {
 			String rejection = this.signature.rejection(request.header(McpHttpHeaders.SIGNATURE),
-					request.method().name(), pathAndQuery(request.uri()), sessionId.value(), forwardedBy);
+					request.method().name(), pathAndQuery(request.uri().get()), sessionId.value(), forwardedBy);
 			if (rejection != null) {
 				logger.debug("ForwardRejected session={} reason={}", sessionId, rejection);
 				return Mono.just(refuse(Decision.INVALID, JsonRpcErrors.FORGED_FORWARD));
@@ -406,11 +407,12 @@ public final class SessionRouting {
 	 * @param headers the first value of a header by name, or {@code null}
 	 * @param sessionParameter the legacy transport's {@code sessionId} query parameter, or {@code null}
 	 * @param contentLength the declared body length, or -1 when none is declared
-	 * @param uri the request's URI, as the client sent it (forwards are signed over its raw path and query)
+	 * @param uri the request's URI, as the client sent it (forwards are signed over its raw path and query): asked for
+	 * only when a forward's signature is checked
 	 * @param principal the authenticated principal, if any
 	 */
 	public record Request(HttpMethod method, Function<String, @Nullable String> headers,
-			@Nullable String sessionParameter, long contentLength, URI uri, Mono<Principal> principal) {
+			@Nullable String sessionParameter, long contentLength, Supplier<URI> uri, Mono<Principal> principal) {
 
 		@Nullable String header(String name) {
 			return this.headers.apply(name);

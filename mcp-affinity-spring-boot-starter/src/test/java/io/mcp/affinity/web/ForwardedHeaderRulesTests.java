@@ -106,6 +106,23 @@ class ForwardedHeaderRulesTests {
 		assertThat(filtered.headerNames()).doesNotContain("X-Forwarded-For");
 	}
 
+	@Test
+	void responseHeadersNamedByConnectionStopHereAndTheRestJoinTheRelayedOnes() {
+		HttpHeaders owner = new HttpHeaders();
+		owner.add("Connection", "close, X-Owner-Hop");
+		owner.add("X-Owner-Hop", "1");
+		owner.add("Keep-Alive", "timeout=5");
+		owner.add("Set-Cookie", "a=1");
+		owner.add("Set-Cookie", "b=2");
+		HttpHeaders relayed = new HttpHeaders();
+		relayed.add("Set-Cookie", "already=0");
+
+		ForwardedHeaderRules.response(HttpHeaders.readOnlyHttpHeaders(owner), relayed);
+
+		assertThat(relayed.headerNames()).containsExactly("Set-Cookie");
+		assertThat(relayed.get("Set-Cookie")).containsExactly("already=0", "a=1", "b=2");
+	}
+
 	private static HttpHeaders request(ForwardedHeaderRules rules, MockServerWebExchange exchange,
 			ForwardedHeaderRules.@Nullable Marks marks) {
 		return rules.request(exchange.getRequest().getHeaders(), exchange.getRequest().getRemoteAddress(),

@@ -11,6 +11,8 @@ import java.net.SocketException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -20,6 +22,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiConsumer;
 import java.util.function.Function;
 
 import io.mcp.affinity.core.InstanceIdentity;
@@ -205,9 +208,13 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		String signature = (signer != null)
 				? signer.sign(request.method().name(), pathAndQuery, sessionId.value(), this.selfEpoch) : null;
 		InetSocketAddress client = request.remoteAddress().orElse(null);
-		// The client sets Host from the target itself.
-		var headers = this.headerRules.request(request.headers().asHttpHeaders(), client, incoming,
-				new ForwardedHeaderRules.Marks(this.selfEpoch, signature), true);
+		HttpServletRequest servletRequest = request.servletRequest();
+		HttpHeaders headers = new HttpHeaders();
+		// Read from the container's own headers (Spring's view over them builds a list per name). Host is dropped: the
+		// client sets it from the target.
+		this.headerRules.request((each) -> eachHeader(servletRequest, each),
+				(name) -> Collections.list(servletRequest.getHeaders(name)), client, incoming,
+				new ForwardedHeaderRules.Marks(this.selfEpoch, signature), true, headers::add);
 		Deadline deadline = HttpMethod.GET.equals(request.method()) ? null : new Deadline(abort);
 		try {
 			ServerResponse response = this.requestFactory.forwarding(abort,
@@ -218,7 +225,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 							if (deadline != null) {
 								deadline.met();
 							}
-							relayed.headers().putAll(ForwardedHeaderRules.response(ownerResponse.getHeaders()));
+							ForwardedHeaderRules.response(ownerResponse.getHeaders(), relayed.headers());
 						})
 						.build()));
 			return new Relayed(response, abort, isStreaming(response.headers().getContentType()), onBroken);
@@ -235,6 +242,15 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 		finally {
 			if (deadline != null) {
 				deadline.close();
+			}
+		}
+	}
+
+	private static void eachHeader(HttpServletRequest request, BiConsumer<String, String> each) {
+		for (Enumeration<String> names = request.getHeaderNames(); names.hasMoreElements();) {
+			String name = names.nextElement();
+			for (Enumeration<String> values = request.getHeaders(name); values.hasMoreElements();) {
+				each.accept(name, values.nextElement());
 			}
 		}
 	}

@@ -112,7 +112,7 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 			// Not decided before the filters: its endpoint may not be known there yet (a decided one is).
 			remember(request);
 			SessionRouting.Request read = new SessionRouting.Request(request.method(), servletRequest::getHeader,
-					sessionParameter(servletRequest), servletRequest.getContentLengthLong(), request.uri(),
+					sessionParameter(servletRequest), servletRequest.getContentLengthLong(), request::uri,
 					principal(request));
 			route = Objects.requireNonNull(this.routing.route(read).block());
 		}
@@ -121,7 +121,7 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 		}
 		try {
 			if (route instanceof Forward forward) {
-				return forward(request, forward);
+				return forward(servletRequest, request.messageConverters(), forward);
 			}
 			Local local = (route instanceof Local owned) ? owned : null;
 			ServerRequest withBody = withBodyRead(request, local);
@@ -161,12 +161,12 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 		}
 		SessionRouting.Request read = new SessionRouting.Request(HttpMethod.valueOf(request.getMethod()),
 				request::getHeader, parameter, request.getContentLengthLong(),
-				new ServletServerHttpRequest(request).getURI(), Mono.empty());
+				() -> new ServletServerHttpRequest(request).getURI(), Mono.empty());
 		Route route = Objects.requireNonNull(this.routing.decide(read).block());
 		if (route instanceof Forward forward) {
 			ServerHttpObservationFilter.findObservationContext(request)
 				.ifPresent((observation) -> observation.setPathPattern(pattern));
-			ServerResponse forwarded = forward(ServerRequest.create(request, converters), forward);
+			ServerResponse forwarded = forward(request, converters, forward);
 			forwarded.writeTo(request, response, () -> converters);
 			return;
 		}
@@ -269,15 +269,17 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 		return response;
 	}
 
-	private ServerResponse forward(ServerRequest request, Forward forward) throws IOException {
-		if (request.method() == HttpMethod.GET) {
+	// One ServerRequest per forward (each one parses the request's path and reads its parameters).
+	private ServerResponse forward(HttpServletRequest request, List<HttpMessageConverter<?>> converters,
+			Forward forward) throws IOException {
+		if (HttpMethod.GET.matches(request.getMethod())) {
 			// A GET's stream may send no headers before its first event (Spring AI's transports hold them until then,
 			// which without keep-alive pings may be minutes): it waits for them on a relay thread, not a container one.
-			return this.forwarder.inBackground((abort) -> forward(request, forward, abort));
+			ServerRequest get = ServerRequest.create(request, converters);
+			return this.forwarder.inBackground((abort) -> forward(get, forward, abort));
 		}
-		ServerRequest guarded = ServerRequest.create(
-				RewrittenServletRequest.guarded(request.servletRequest(), bodyLimit(request)),
-				request.messageConverters());
+		ServerRequest guarded = ServerRequest.create(RewrittenServletRequest.guarded(request, bodyLimit(request)),
+				converters);
 		return forward(guarded, forward, new Abort());
 	}
 
@@ -299,8 +301,8 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 	}
 
 	// A declared length was checked by the routing; a body of undeclared length (chunked) is counted as it streams.
-	private long bodyLimit(ServerRequest request) {
-		return request.headers().contentLength().isPresent() ? Long.MAX_VALUE : this.routing.getMaxBodySize();
+	private long bodyLimit(HttpServletRequest request) {
+		return (request.getContentLengthLong() >= 0) ? Long.MAX_VALUE : this.routing.getMaxBodySize();
 	}
 
 	private static Mono<Principal> principal(ServerRequest request) {
