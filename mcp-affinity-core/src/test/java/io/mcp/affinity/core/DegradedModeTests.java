@@ -73,8 +73,18 @@ class DegradedModeTests {
 	}
 
 	private RedisInstanceRegistry registry() {
-		return new RedisInstanceRegistry(template(), this.keyPrefix, Duration.ofSeconds(30), Duration.ofMillis(100),
-				OPERATION_TIMEOUT);
+		return registry(Duration.ofSeconds(30));
+	}
+
+	// As the starter wires it, but for the liveness cache time; with a short time-to-live, as fast death detection
+	// sets it (a 500 ms heartbeat interval, hence a 1 s confirmation delay).
+	private RedisInstanceRegistry registry(Duration heartbeatTimeToLive) {
+		RedisInstanceRegistry registry = new RedisInstanceRegistry(template(), this.keyPrefix, heartbeatTimeToLive,
+				Duration.ofMillis(100), OPERATION_TIMEOUT);
+		if (heartbeatTimeToLive.compareTo(Duration.ofSeconds(5)) < 0) {
+			registry.setConfirmationDelay(Duration.ofSeconds(1));
+		}
+		return registry;
 	}
 
 	@Test
@@ -141,6 +151,47 @@ class DegradedModeTests {
 		OwnerResolution during = resolver.resolve(session).block(Duration.ofSeconds(2));
 		assertThat(during.kind()).isEqualTo(Kind.REMOTE);
 		assertThat(during.owner()).isEqualTo(owner);
+	}
+
+	/**
+	 * Redis down for longer than the heartbeat time-to-live, then back empty; this instance's client reconnects first.
+	 * Each client reconnects on a back-off schedule of its own, so another instance may register again seconds after
+	 * this one has: until then it is live for this one, for a whole time-to-live from the first listing after the
+	 * outage (a CI run lost a live instance's session in that gap). An instance that never registers again is dead
+	 * once that time has passed.
+	 */
+	@Test
+	void anInstanceThatRegistersAgainLaterThanThisOneAfterAnOutageIsNotTakenForDead() throws InterruptedException {
+		Duration timeToLive = Duration.ofSeconds(2);
+		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
+		InstanceIdentity late = InstanceIdentity.create(URI.create("http://127.0.0.1:8082"));
+		InstanceIdentity gone = InstanceIdentity.create(URI.create("http://127.0.0.1:8083"));
+		RedisInstanceRegistry registry = registry(timeToLive);
+		RedisInstanceRegistry lateRegistry = registry(timeToLive);
+		for (InstanceIdentity instance : List.of(self, late, gone)) {
+			registry(timeToLive).heartbeat(instance).block();
+		}
+		registry.heartbeat(self).block();
+		registry.refreshLiveInstances().block();
+		assertThat(registry.findLiveInMemory(late.epoch())).isEqualTo(late);
+
+		this.redis.stop();
+		Thread.sleep(timeToLive.toMillis() + 500);
+		this.redis.restart();
+		// Back first: registered again (Redis lost its key) and listing; the others have not registered again yet.
+		await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> registry.heartbeat(self).block());
+		registry.refreshLiveInstances().block();
+
+		assertThat(registry.findLive(late.epoch()).block(Duration.ofSeconds(5))).isEqualTo(late);
+		await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> lateRegistry.heartbeat(late).block() != null);
+		registry.refreshLiveInstances().block();
+		assertThat(registry.findLiveInMemory(late.epoch())).isEqualTo(late);
+
+		Thread.sleep(timeToLive.toMillis() + 500);
+		lateRegistry.heartbeat(late).block();
+		registry.refreshLiveInstances().block();
+		assertThat(registry.findLive(gone.epoch()).block(Duration.ofSeconds(5))).isNull();
+		assertThat(registry.findLive(late.epoch()).block(Duration.ofSeconds(5))).isEqualTo(late);
 	}
 
 	@Test

@@ -2,7 +2,9 @@ package io.mcp.affinity.autoconfigure;
 
 import java.net.URI;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
+import io.lettuce.core.resource.Delay;
 import io.mcp.affinity.core.InstanceHeartbeat;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
@@ -26,6 +28,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.data.redis.autoconfigure.ClientResourcesBuilderCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
@@ -184,6 +187,15 @@ public final class McpAffinityAutoConfiguration {
 		RedisConnectionWatch mcpAffinityRedisConnectionWatch(LettuceConnectionFactory connectionFactory,
 				TwoTierOwnershipStore ownershipStore) {
 			return RedisConnectionWatch.start(connectionFactory, ownershipStore::reportFailure);
+		}
+
+		// Lettuce spaces its reconnect attempts up to 30 s apart by default: after a long outage one instance could
+		// register again that long after another, which takes it for dead once its heartbeat time-to-live (15 s) has
+		// passed, and answers 404 for its sessions. Capped, every instance is back within the back-off of Redis.
+		@Bean
+		ClientResourcesBuilderCustomizer mcpAffinityRedisReconnectDelay(McpAffinityProperties properties) {
+			Duration maximum = properties.getRedis().getRetryBackoff();
+			return (builder) -> builder.reconnectDelay(Delay.exponential(Duration.ZERO, maximum, 2, TimeUnit.MILLISECONDS));
 		}
 
 		@Bean

@@ -3,6 +3,8 @@ package io.mcp.affinity.autoconfigure;
 import java.net.URI;
 import java.time.Duration;
 
+import io.lettuce.core.resource.ClientResources;
+import io.lettuce.core.resource.Delay;
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
 import io.mcp.affinity.core.OwnershipMode;
@@ -75,6 +77,22 @@ class McpAffinityAutoConfigurationTests {
 			// The heartbeat registered this instance at start-up.
 			assertThat(context.getBean(InstanceRegistry.class).findLive(self.epoch()).block()).isEqualTo(self);
 		});
+	}
+
+	@Test
+	void theRedisClientsReconnectAttemptsAreNeverFurtherApartThanTheRetryBackOff() {
+		withRedis().withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081").run((context) -> {
+			Delay reconnectDelay = context.getBean(ClientResources.class).reconnectDelay();
+			// Lettuce's own default grows to 30 s; after a long outage, one instance could register that long after
+			// another, which would take it for dead.
+			assertThat(reconnectDelay.createDelay(20)).isEqualTo(Duration.ofSeconds(1));
+			assertThat(reconnectDelay.createDelay(3)).isLessThan(Duration.ofSeconds(1));
+		});
+		withRedis()
+			.withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081",
+					"mcp.affinity.redis.retry-backoff=3s")
+			.run((context) -> assertThat(context.getBean(ClientResources.class).reconnectDelay().createDelay(20))
+				.isEqualTo(Duration.ofSeconds(3)));
 	}
 
 	@Test

@@ -13,6 +13,7 @@ import io.lettuce.core.cluster.models.partitions.Partitions;
 import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
 import io.lettuce.core.event.connection.ReconnectFailedEvent;
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
+import org.jspecify.annotations.Nullable;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
 import reactor.core.Disposable;
 
@@ -22,14 +23,18 @@ import reactor.core.Disposable;
  * Redis would be calls that time out, and a slow Redis looks the same.
  * <p>
  * On a Redis Cluster only nodes that serve slots count: a master that failed over stays in the topology without slots,
- * and the client keeps trying to reconnect to it long after its replica took over.
+ * and the client keeps trying to reconnect to it long after its replica took over. A node that serves slots and cannot
+ * be reached also sets a {@link ClusterFailoverFollower} going, so the client's view catches up with a failover.
  */
 public final class RedisConnectionWatch implements AutoCloseable {
 
 	private final Disposable subscription;
 
-	private RedisConnectionWatch(Disposable subscription) {
+	private final @Nullable ClusterFailoverFollower follower;
+
+	private RedisConnectionWatch(Disposable subscription, @Nullable ClusterFailoverFollower follower) {
 		this.subscription = subscription;
+		this.follower = follower;
 	}
 
 	/**
@@ -43,6 +48,8 @@ public final class RedisConnectionWatch implements AutoCloseable {
 			Consumer<OwnershipStoreUnavailableException> onUnreachable) {
 		Objects.requireNonNull(onUnreachable, "onUnreachable must not be null");
 		AbstractRedisClient client = connectionFactory.getRequiredNativeClient();
+		ClusterFailoverFollower follower = (client instanceof RedisClusterClient cluster)
+				? new ClusterFailoverFollower(cluster) : null;
 		Predicate<SocketAddress> servesData = (client instanceof RedisClusterClient cluster)
 				? (address) -> servesSlots(cluster.getPartitions(), address) : (address) -> true;
 		Disposable subscription = client.getResources()
@@ -50,11 +57,14 @@ public final class RedisConnectionWatch implements AutoCloseable {
 			.get()
 			.ofType(ReconnectFailedEvent.class)
 			.filter((event) -> servesData.test(event.remoteAddress()))
-			.subscribe((event) -> onUnreachable.accept(new OwnershipStoreUnavailableException(
-					"Redis unreachable: reconnect attempt " + event.getAttempt() + " failed ("
-							+ event.getCause().getMessage() + ")",
-					event.getCause(), true)));
-		return new RedisConnectionWatch(subscription);
+			.subscribe((event) -> {
+				if (follower != null) {
+					follower.nodeUnreachable();
+				}
+				onUnreachable.accept(new OwnershipStoreUnavailableException("Redis unreachable: reconnect attempt "
+						+ event.getAttempt() + " failed (" + event.getCause().getMessage() + ")", event.getCause(), true));
+			});
+		return new RedisConnectionWatch(subscription, follower);
 	}
 
 	// Whether the node at an address serves slots now; an address the topology does not know does not count.
@@ -74,6 +84,9 @@ public final class RedisConnectionWatch implements AutoCloseable {
 	@Override
 	public void close() {
 		this.subscription.dispose();
+		if (this.follower != null) {
+			this.follower.close();
+		}
 	}
 
 }

@@ -96,6 +96,12 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	// Whether the latest heartbeat or listing failed: then what Redis said last stands, whatever its age.
 	private volatile boolean unanswered;
 
+	// Whether this instance has registered before: registered again, it finds that Redis lost its key.
+	private volatile boolean registeredBefore;
+
+	// Whether a heartbeat found that Redis had lost this instance's key since the latest listing.
+	private volatile boolean lostSinceListing;
+
 	/**
 	 * Creates a registry with the defaults.
 	 * @param redis the Redis template
@@ -133,6 +139,12 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 		List<String> args = List.of(self.address().toString(), this.heartbeatTimeToLiveMillis, self.epoch());
 		return this.calls.bounded("heartbeat", this.redis.execute(HEARTBEAT, keys, args).next())
 			.map("registered"::equals)
+			.doOnNext((registered) -> {
+				if (registered && this.registeredBefore) {
+					this.lostSinceListing = true;
+				}
+				this.registeredBefore = true;
+			})
 			.doOnError((ex) -> this.unanswered = true);
 	}
 
@@ -140,6 +152,12 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 	public Mono<Void> refreshLiveInstances() {
 		return liveInstances().collectList().doOnNext((listed) -> {
 			long now = System.nanoTime();
+			// After an outage, or when Redis lost its data, an instance it does not list may simply not have
+			// registered again yet: its Redis client reconnects on a schedule of its own, possibly a back-off later
+			// than this one's. The time Redis could not vouch for it does not count against it: it gets a whole
+			// heartbeat time-to-live from now.
+			boolean afterGap = this.unanswered || this.lostSinceListing;
+			this.lostSinceListing = false;
 			Set<String> epochs = new HashSet<>();
 			Set<URI> addresses = new HashSet<>();
 			for (InstanceIdentity instance : listed) {
@@ -162,7 +180,7 @@ public final class RedisInstanceRegistry implements InstanceRegistry {
 				}
 				else if (!sighting.missing()) {
 					// Gone (expired or deregistered), or lost with Redis's data: findLive tells which.
-					this.lastSeen.put(epoch, new Sighting(sighting.instance(), sighting.at(), true, false));
+					this.lastSeen.put(epoch, new Sighting(sighting.instance(), afterGap ? now : sighting.at(), true, false));
 				}
 			}
 			this.unanswered = false;

@@ -49,7 +49,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 		try {
 			LocalRedisCluster cluster = new LocalRedisCluster();
 			for (int i = 0; i < 6; i++) {
-				int port = TestRedis.freePort();
+				int port = freeNodePort();
 				Path nodeDirectory = Files.createDirectories(cluster.directory.resolve("node-" + port));
 				Process process = RedisServerBinary.start(nodeDirectory, List.of("--port", Integer.toString(port),
 						"--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
@@ -63,6 +63,18 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
 		}
+	}
+
+	// A node also listens on its port + 10000 (the cluster bus) and refuses to start on a port above 55535; an
+	// ephemeral port is above it about one time in five.
+	private static int freeNodePort() {
+		for (int attempt = 0; attempt < 100; attempt++) {
+			int port = TestRedis.freePort();
+			if (port <= 55535 && TestRedis.isFree(port + 10000)) {
+				return port;
+			}
+		}
+		throw new IllegalStateException("No free port pair (port, port + 10000) for a Redis Cluster node");
 	}
 
 	private void form() {
@@ -86,6 +98,12 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 		for (int i = 3; i < 6; i++) {
 			String master = ids.get(i - 3);
 			admin(this.nodes.get(i).port(), (redis) -> redis.clusterReplicate(master));
+		}
+		// A replica that has never synced with its master refuses to take over from it (its data counts as too old),
+		// so a master killed right after start-up would stay failed with its slots.
+		for (Node node : this.nodes.subList(3, 6)) {
+			Waiting.until(Duration.ofSeconds(30), () -> admin(node.port(),
+					(redis) -> redis.info("replication").contains("master_link_status:up") ? "synced" : null));
 		}
 		awaitHealthy();
 	}

@@ -2,6 +2,7 @@ package io.mcp.affinity.core.test;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.util.UUID;
@@ -121,6 +122,20 @@ public final class TestRedis {
 		}
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
+		}
+	}
+
+	/**
+	 * Whether a TCP port on loopback is free now.
+	 * @param port the port
+	 * @return whether it could be bound
+	 */
+	public static boolean isFree(int port) {
+		try (ServerSocket socket = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+			return true;
+		}
+		catch (IOException ex) {
+			return false;
 		}
 	}
 
