@@ -88,6 +88,7 @@ class McpAffinityAutoConfigurationTests {
 			assertThat(reconnectDelay.createDelay(20)).isEqualTo(Duration.ofSeconds(1));
 			assertThat(reconnectDelay.createDelay(3)).isLessThan(Duration.ofSeconds(1));
 		});
+		// Another back-off, to show the cap follows the property (nothing here waits on it).
 		withRedis()
 			.withPropertyValues("mcp.affinity.local-server-address=http://10.1.2.3:8081",
 					"mcp.affinity.redis.retry-backoff=3s")
