@@ -157,8 +157,8 @@ class DegradedModeTests {
 	 * Redis down for longer than the heartbeat time-to-live, then back empty; this instance's client reconnects first.
 	 * Each client reconnects on a back-off schedule of its own, so another instance may register again seconds after
 	 * this one has: until then it is live for this one, for a whole time-to-live from the first listing after the
-	 * outage (a CI run lost a live instance's session in that gap). An instance that never registers again is dead
-	 * once that time has passed.
+	 * outage (the likely cause of a live instance's session lost in a CI run). An instance that never registers again
+	 * is dead once that time has passed.
 	 */
 	@Test
 	void anInstanceThatRegistersAgainLaterThanThisOneAfterAnOutageIsNotTakenForDead() throws InterruptedException {
