@@ -63,8 +63,18 @@ public final class McpAffinityServletAutoConfiguration {
 	static final Set<String> MCP_ROUTER_BEAN_NAMES = Set.of("webMvcStreamableServerRouterFunction",
 			"webMvcSseServerRouterFunction");
 
-	/** The early forwarding filter's order: after the server observation filter ({@code HIGHEST_PRECEDENCE + 1}). */
-	static final int SESSION_FORWARDING_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE + 10;
+	/**
+	 * The early forwarding filter's order when requests are traced: after the server observation filter
+	 * ({@code HIGHEST_PRECEDENCE + 1}), so a forward has its server span.
+	 */
+	static final int TRACED_SESSION_FORWARDING_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE + 10;
+
+	/**
+	 * The early forwarding filter's order when nothing traces requests: ahead of the server observation filter too
+	 * (the owner observes the request), with the character encoding filter, which only names the charset of a body
+	 * this filter relays as bytes.
+	 */
+	static final int UNTRACED_SESSION_FORWARDING_FILTER_ORDER = Ordered.HIGHEST_PRECEDENCE;
 
 	// Connections to the owners: each forwarded stream holds one for its lifetime.
 	private static final int MAX_CONNECTIONS = 10_000;
@@ -83,7 +93,8 @@ public final class McpAffinityServletAutoConfiguration {
 		// as large as the streams relayed at once (its default is 5 connections per owner).
 		CloseableHttpClient httpClient = new HttpComponentsHttpClientBuilder()
 			.withConnectionManagerCustomizer((pool) -> pool.setMaxConnPerRoute(MAX_CONNECTIONS)
-				.setMaxConnTotal(MAX_CONNECTIONS))
+				.setMaxConnTotal(MAX_CONNECTIONS)
+				.setConnectionFactory(AbortableRequestFactory.connectionFactory()))
 			.withSocketConfigCustomizer((socket) -> socket.setSoTimeout(Timeout.DISABLED))
 			.withCustomizer((client) -> client.disableContentCompression()
 				.disableAutomaticRetries()
@@ -137,16 +148,18 @@ public final class McpAffinityServletAutoConfiguration {
 	}
 
 	/**
-	 * Forwards ahead of the application's filters (the default): right after the server observation filter, ahead of
-	 * Spring Security's chain and of every filter ordered after it.
+	 * Forwards ahead of the application's filters (the default): ahead of Spring Security's chain and of every filter
+	 * ordered after it; when requests are traced, right after the server observation filter, else ahead of it too (as
+	 * WebFlux forwards ahead of its web handler then).
 	 */
 	@Bean
 	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.before-application-filters", matchIfMissing = true)
 	FilterRegistrationBean<SessionForwardingServletFilter> mcpSessionForwardingServletFilter(
-			ServletSessionAffinity servletSessionAffinity) {
+			ServletSessionAffinity servletSessionAffinity, ConfigurableListableBeanFactory beanFactory) {
 		FilterRegistrationBean<SessionForwardingServletFilter> registration = new FilterRegistrationBean<>(
 				new SessionForwardingServletFilter(servletSessionAffinity));
-		registration.setOrder(SESSION_FORWARDING_FILTER_ORDER);
+		registration.setOrder(TracingConditions.traced(beanFactory) ? TRACED_SESSION_FORWARDING_FILTER_ORDER
+				: UNTRACED_SESSION_FORWARDING_FILTER_ORDER);
 		return registration;
 	}
 

@@ -27,13 +27,6 @@ class OwnerForwardingServletTests extends OwnerForwardingTests {
 		return new SpringApplicationBuilder(ServletInstanceConfiguration.class).web(WebApplicationType.SERVLET);
 	}
 
-	// The relay flushes each part it reads, and the end of a stream (its last chunk) leaves when the relay closes the
-	// response: headers and event in one write, the end in another.
-	@Override
-	protected boolean relaysAWholeAnswerInOneWrite() {
-		return false;
-	}
-
 	@Configuration(proxyBeanMethods = false)
 	@EnableAutoConfiguration
 	@Import(SharedBeans.class)

@@ -39,6 +39,12 @@ final class SocketOwner implements AutoCloseable {
 		WHOLE_STREAM,
 
 		/**
+		 * An SSE stream's headers and one event ({@code data: first}, its chunk complete) in one write, then nothing
+		 * until {@link #speak()}: then a second event ({@code data: second}) and the stream's end.
+		 */
+		EVENT_THEN_QUIET,
+
+		/**
 		 * An SSE stream's headers, then {@link #STEADY_EVENTS} events ({@code data: event-<i>}), each in a write and a
 		 * chunk of its own a millisecond after the one before, then the stream's end.
 		 */
@@ -151,6 +157,14 @@ final class SocketOwner implements AutoCloseable {
 				String event = "data: all here\n\n";
 				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 						+ Integer.toHexString(event.length()) + "\r\n" + event + "\r\n0\r\n\r\n");
+			}
+			case EVENT_THEN_QUIET -> {
+				String first = "data: first\n\n";
+				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+						+ Integer.toHexString(first.length()) + "\r\n" + first + "\r\n");
+				this.spoken.await();
+				String second = "data: second\n\n";
+				write(out, Integer.toHexString(second.length()) + "\r\n" + second + "\r\n0\r\n\r\n");
 			}
 			case STEADY_STREAM -> {
 				write(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n");

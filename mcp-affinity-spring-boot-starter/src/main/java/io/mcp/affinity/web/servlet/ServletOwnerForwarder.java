@@ -581,8 +581,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 						out.close();
 						return null;
 					}
-					out.write(buffer, 0, read);
-					out.flush();
+					relay(out, buffer, read);
 				}
 			}
 			catch (IOException | RuntimeException ex) {
@@ -592,6 +591,15 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			}
 			handOver(request, response, body, out, buffer);
 			return null;
+		}
+
+		// A part leaves at once (a flush per read), unless the owner's next part has already arrived: then both leave
+		// together, and an answer that arrived whole (its end with it) leaves in one write with its headers.
+		private void relay(OutputStream out, byte[] buffer, int read) throws IOException {
+			out.write(buffer, 0, read);
+			if (!this.abort.nextPartArrived()) {
+				out.flush();
+			}
 		}
 
 		private void writeStatusAndHeaders(HttpServletResponse response) {
@@ -608,8 +616,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 			Runnable relay = () -> {
 				try {
 					for (int read = body.read(buffer); read != -1; read = body.read(buffer)) {
-						out.write(buffer, 0, read);
-						out.flush();
+						relay(out, buffer, read);
 					}
 					// The end of the response leaves now, from this thread: complete() alone would have it written by
 					// a container thread the completion is dispatched to, a hand-over later.
