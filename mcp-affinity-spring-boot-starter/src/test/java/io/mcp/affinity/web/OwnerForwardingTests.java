@@ -85,6 +85,13 @@ class OwnerForwardingTests {
 			+ "org.springframework.boot.security.autoconfigure.web.servlet.ServletWebSecurityAutoConfiguration,"
 			+ "org.springframework.boot.security.autoconfigure.actuate.web.servlet.ManagementWebSecurityAutoConfiguration";
 
+	// Brave is on the test class path: with its auto-configurations, and the no-op tracer's, left out (each after a
+	// comma, for alsoExcluded()), an instance has no tracer.
+	static final String NO_TRACER = ","
+			+ "org.springframework.boot.micrometer.tracing.brave.autoconfigure.BraveAutoConfiguration,"
+			+ "org.springframework.boot.micrometer.tracing.autoconfigure.MicrometerTracingAutoConfiguration,"
+			+ "org.springframework.boot.micrometer.tracing.autoconfigure.NoopTracerAutoConfiguration";
+
 	// A header the application's own filter (below) answers with 401 when it says "closed".
 	static final String GATE = "X-Test-Gate";
 
@@ -712,12 +719,7 @@ class OwnerForwardingTests {
 		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.WHOLE_STREAM);
 				java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
 			String session = ownedBy(owner.port(), "socket-epoch");
-			String body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
-			socket.setSoTimeout(10_000);
-			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
-					+ "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-					+ "Content-Length: " + body.length() + "\r\n\r\n" + body)
-				.getBytes(StandardCharsets.ISO_8859_1));
+			postOverSocket(socket, session);
 
 			// Blocked in this read before the forwarder writes: it returns what the first write carried.
 			byte[] buffer = new byte[65536];
@@ -737,12 +739,7 @@ class OwnerForwardingTests {
 		try (SocketOwner owner = new SocketOwner(SocketOwner.Answer.EVENT_THEN_QUIET);
 				java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
 			String session = ownedBy(owner.port(), "quiet-epoch");
-			String body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
-			socket.setSoTimeout(10_000);
-			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
-					+ "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
-					+ "Content-Length: " + body.length() + "\r\n\r\n" + body)
-				.getBytes(StandardCharsets.ISO_8859_1));
+			postOverSocket(socket, session);
 
 			// The owner sends nothing more until it is told to: the first event must arrive before that.
 			String received = readUntil(socket, "", "data: first\n\n");
@@ -750,6 +747,16 @@ class OwnerForwardingTests {
 			owner.speak();
 			assertThat(readUntil(socket, received, "\r\n0\r\n\r\n")).contains("data: second\n\n");
 		}
+	}
+
+	// A POST for the session written to the socket at once, the socket's reads given 10 s.
+	private static void postOverSocket(java.net.Socket socket, String session) throws IOException {
+		String body = "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"ping\"}";
+		socket.setSoTimeout(10_000);
+		socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
+				+ "\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+				+ "Content-Length: " + body.length() + "\r\n\r\n" + body)
+			.getBytes(StandardCharsets.ISO_8859_1));
 	}
 
 	// Reads the socket until what came contains the given text (or its read times out).

@@ -6,12 +6,9 @@ package io.mcp.affinity.web;
  */
 class OwnerForwardingWithoutTracerTests extends OwnerForwardingTests {
 
-	// Brave is on the test class path: its auto-configurations, and the no-op tracer's, are left out.
 	@Override
 	protected String alsoExcluded() {
-		return ",org.springframework.boot.micrometer.tracing.brave.autoconfigure.BraveAutoConfiguration"
-				+ ",org.springframework.boot.micrometer.tracing.autoconfigure.MicrometerTracingAutoConfiguration"
-				+ ",org.springframework.boot.micrometer.tracing.autoconfigure.NoopTracerAutoConfiguration";
+		return NO_TRACER;
 	}
 
 	@Override
