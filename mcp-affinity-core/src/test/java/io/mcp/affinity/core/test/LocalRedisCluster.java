@@ -204,9 +204,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 
 	@Override
 	public void close() {
-		for (Node node : this.nodes) {
-			node.process().destroyForcibly();
-		}
+		LocalRedisTopology.stop(this.nodes.stream().map(Node::process).toList(), this.directory);
 	}
 
 	static <T> T admin(int port, java.util.function.Function<RedisCommands<String, String>, T> command) {

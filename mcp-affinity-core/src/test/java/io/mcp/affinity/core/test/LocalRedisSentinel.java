@@ -156,7 +156,7 @@ public final class LocalRedisSentinel implements LocalRedisTopology {
 
 	@Override
 	public void close() {
-		this.processes.forEach(Process::destroyForcibly);
+		LocalRedisTopology.stop(this.processes, this.directory);
 	}
 
 }
