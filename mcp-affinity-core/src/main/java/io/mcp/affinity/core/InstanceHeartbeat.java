@@ -17,11 +17,18 @@ import reactor.core.scheduler.Schedulers;
  * Keeps this instance live in the {@link InstanceRegistry}, and notices when the registry comes back after failing or
  * has lost this instance (a restarted Redis): then what this instance owns is published again. After each heartbeat,
  * the registry's in-memory view of the live instances is refreshed (see {@link InstanceRegistry#refreshLiveInstances}).
+ * <p>
+ * After a heartbeat that failed, the next ones come every retry interval rather than every interval until one is
+ * answered: the first answer after an outage ends it (and publishes what was held here alone) within a retry interval
+ * of the registry's return, not up to a whole interval later.
  */
 public final class InstanceHeartbeat implements AutoCloseable {
 
 	/** Default period between heartbeats; well under the registry's heartbeat time-to-live. */
 	public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(5);
+
+	/** Default period between heartbeats while the registry is failing (never more than the interval). */
+	public static final Duration DEFAULT_RETRY_INTERVAL = Duration.ofSeconds(1);
 
 	private static final Logger logger = LoggerFactory.getLogger(InstanceHeartbeat.class);
 
@@ -32,6 +39,11 @@ public final class InstanceHeartbeat implements AutoCloseable {
 	private final Duration interval;
 
 	private final Supplier<Mono<?>> onRegistryRegained;
+
+	private Duration retryInterval;
+
+	// When the last heartbeat began (System.nanoTime()).
+	private volatile long lastBeat;
 
 	private Consumer<Throwable> onRegistryFailed = (ex) -> {
 	};
@@ -61,6 +73,21 @@ public final class InstanceHeartbeat implements AutoCloseable {
 		this.self = Objects.requireNonNull(self, "self must not be null");
 		this.interval = Objects.requireNonNull(interval, "interval must not be null");
 		this.onRegistryRegained = Objects.requireNonNull(onRegistryRegained, "onRegistryRegained must not be null");
+		this.retryInterval = min(DEFAULT_RETRY_INTERVAL, interval);
+	}
+
+	private static Duration min(Duration a, Duration b) {
+		return (a.compareTo(b) <= 0) ? a : b;
+	}
+
+	/**
+	 * Sets how soon a heartbeat follows one that failed; before {@link #start}.
+	 * @param retryInterval period between heartbeats while the last one failed (at most the interval; by default
+	 * {@link #DEFAULT_RETRY_INTERVAL})
+	 */
+	public void setRetryInterval(Duration retryInterval) {
+		this.retryInterval = min(Objects.requireNonNull(retryInterval, "retryInterval must not be null"),
+				this.interval);
 	}
 
 	/**
@@ -81,12 +108,23 @@ public final class InstanceHeartbeat implements AutoCloseable {
 		this.quiet = false;
 		if (this.failing) {
 			logger.warn("HeartbeatFailed: could not register this instance within {}; retrying every {}", timeout,
-					this.interval);
+					this.retryInterval);
 		}
-		this.ticks = Flux.interval(this.interval, this.interval, Schedulers.parallel())
+		// A tick per retry interval; a heartbeat on those where one is due: every interval, or every tick while the
+		// registry is failing.
+		this.ticks = Flux.interval(this.retryInterval, this.retryInterval, Schedulers.parallel())
 			.onBackpressureDrop()
-			.concatMap((tick) -> beat(), 1)
+			.concatMap((tick) -> isDue() ? beat() : Mono.empty(), 1)
 			.subscribe();
+	}
+
+	private boolean isDue() {
+		if (this.failing) {
+			return true;
+		}
+		// On the last tick before the interval is over, never later: the heartbeat time-to-live counts on it.
+		long sinceLast = System.nanoTime() - this.lastBeat;
+		return sinceLast > this.interval.minus(this.retryInterval).toNanos();
 	}
 
 	/**
@@ -94,7 +132,10 @@ public final class InstanceHeartbeat implements AutoCloseable {
 	 * @return completion; never an error
 	 */
 	public Mono<Void> beat() {
-		return this.registry.heartbeat(this.self).flatMap((lost) -> {
+		return Mono.defer(() -> {
+			this.lastBeat = System.nanoTime();
+			return this.registry.heartbeat(this.self);
+		}).flatMap((lost) -> {
 			// The very first registration has nothing to republish; later, a lost registration means lost data.
 			boolean regained = (lost && this.registered) || this.failing;
 			this.registered = true;
@@ -108,7 +149,7 @@ public final class InstanceHeartbeat implements AutoCloseable {
 			this.onRegistryFailed.accept(ex);
 			if (!this.failing && !this.quiet) {
 				logger.warn("HeartbeatFailed: the registry did not answer ({}); retrying every {}", ex.getMessage(),
-						this.interval);
+						this.retryInterval);
 			}
 			this.failing = true;
 			return Mono.empty();

@@ -195,6 +195,37 @@ class DegradedModeTests {
 	}
 
 	@Test
+	void aHeartbeatThatFailedIsSentAgainWithinTheRetryIntervalSoTheOutageEndsSoonAfterRedisIsBack() {
+		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
+		TwoTierOwnershipStore store = twoTier(self);
+		RedisInstanceRegistry registry = registry();
+		// Wired as the starter wires it, with an interval longer than the test waits: only the heartbeats that follow
+		// the failed one, every retry interval (the default), can notice that Redis is back in time.
+		InstanceHeartbeat heartbeat = new InstanceHeartbeat(registry, self, Duration.ofMinutes(2),
+				store::republishLocalSessions);
+		heartbeat.setOnRegistryFailed(store::reportFailure);
+		heartbeat.setOnRegistryAnswered(store::reportAnswer);
+		heartbeat.start(Duration.ofSeconds(2));
+		SessionId session = SessionId.of(UUID.randomUUID().toString());
+		assertThat(store.claim(session, self.epoch()).block()).isEqualTo(self.epoch());
+
+		this.redis.stop();
+		heartbeat.beat().block();
+		assertThat(heartbeat.isHealthy()).isFalse();
+		assertThat(store.isDegraded()).isTrue();
+		this.redis.restart();
+
+		await().atMost(Duration.ofSeconds(30)).until(heartbeat::isHealthy);
+		assertThat(store.isDegraded()).isFalse();
+		// Redis came back empty: the heartbeat that found it published what this instance owns again.
+		RedisOwnershipStore elsewhere = new RedisOwnershipStore(template(), this.keyPrefix, Duration.ofMinutes(5),
+				OPERATION_TIMEOUT);
+		await().atMost(Duration.ofSeconds(5))
+			.untilAsserted(() -> assertThat(elsewhere.findOwner(session).blockOptional()).contains(self.epoch()));
+		heartbeat.close();
+	}
+
+	@Test
 	void aPausedRedisIsSlowNotDownClaimsWaitForItAndNothingDegrades() {
 		InstanceIdentity self = InstanceIdentity.create(URI.create("http://127.0.0.1:8081"));
 		TwoTierOwnershipStore store = twoTier(self);

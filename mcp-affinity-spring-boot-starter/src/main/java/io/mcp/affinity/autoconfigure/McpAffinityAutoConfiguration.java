@@ -89,6 +89,9 @@ public final class McpAffinityAutoConfiguration {
 		InstanceHeartbeat heartbeat = new InstanceHeartbeat(instanceRegistry, mcpAffinityInstanceIdentity,
 				properties.getHeartbeat().getInterval(), () -> (ownershipStore instanceof TwoTierOwnershipStore twoTier)
 						? twoTier.republishLocalSessions() : Mono.empty());
+		// After a heartbeat that failed, one per back-off: Redis back from an outage (or a failover) ends degraded mode
+		// within that, not up to a heartbeat interval later.
+		heartbeat.setRetryInterval(properties.getRedis().getRetryBackoff());
 		if (ownershipStore instanceof TwoTierOwnershipStore twoTier) {
 			// The registry lives in the same Redis: its failures count as the store's.
 			heartbeat.setOnRegistryFailed(twoTier::reportFailure);
