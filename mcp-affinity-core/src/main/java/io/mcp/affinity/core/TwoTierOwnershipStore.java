@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
@@ -30,10 +31,13 @@ import reactor.core.publisher.Mono;
  * </ul>
  * A slow L2 is not a down L2: a call that runs out of time fails that call alone. The store turns <em>degraded</em>
  * only on evidence of an outage: a call (or a {@linkplain #reportFailure reported} event) that found the L2
- * unreachable, or {@value #FAILURES_BEFORE_DEGRADED} failed calls in a row with no answer between them. While degraded,
+ * unreachable, or {@value #FAILURES_BEFORE_DEGRADED} failed calls in a row with no answer between them (a call that
+ * failed though another was answered while it waited does not count: part of the L2 is slow or down, not all of it,
+ * as when a Redis Cluster node is). While degraded,
  * claims for this instance succeed locally, and L2 calls fail fast but for one probe per back-off period, instead of
- * each waiting for a timeout. {@link #republishLocalSessions()} writes every local session to the L2 again once it is
- * back (possibly empty after a restart).
+ * each waiting for a timeout. The first answer ends the outage, unless it is {@linkplain #setOutageOngoing known to go
+ * on} (a Redis Cluster node still unreachable while others answer), and every local session is written to the L2 again
+ * (possibly empty after a restart); {@link #republishLocalSessions()} does that on demand.
  */
 public final class TwoTierOwnershipStore implements OwnershipStore {
 
@@ -74,6 +78,9 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 
 	private final AtomicInteger failuresInARow = new AtomicInteger();
 
+	// When the L2 last answered a call (or was reported to).
+	private volatile long lastAnswerNanos = System.nanoTime();
+
 	private final LongAdder l1Hits = new LongAdder();
 
 	private final LongAdder l2Hits = new LongAdder();
@@ -93,6 +100,8 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	private long recoveryWindowNanos = DEFAULT_RECOVERY_WINDOW.toNanos();
 
 	private Function<SessionId, Mono<Void>> invalidationPublisher = (sessionId) -> Mono.empty();
+
+	private BooleanSupplier outageOngoing = () -> false;
 
 	/**
 	 * Creates a store with the defaults, shortened where {@code timeToLive} needs it.
@@ -274,7 +283,7 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		this.l2RetryAt.set(0);
 		this.failuresInARow.set(0);
 		beginRecovery();
-		return republishAll(endOutage());
+		return republishAll(!this.outageOngoing.getAsBoolean() && endOutage());
 	}
 
 	/**
@@ -293,7 +302,18 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	 */
 	public void reportFailure(Throwable failure) {
 		l2Failed((failure instanceof OwnershipStoreUnavailableException unavailable) ? unavailable
-				: new OwnershipStoreUnavailableException(String.valueOf(failure.getMessage()), failure));
+				: new OwnershipStoreUnavailableException(String.valueOf(failure.getMessage()), failure), System.nanoTime());
+	}
+
+	/**
+	 * Sets what tells whether an outage still goes on though the L2 answers some calls: a Redis Cluster node that
+	 * serves slots and cannot be reached, while the other nodes answer. An answer does not end an outage then; without
+	 * that, each failure reported would start it again, and each answer end it with a republish of every local session.
+	 * By default an answer always ends it.
+	 * @param outageOngoing asked, while degraded, at each answer
+	 */
+	public void setOutageOngoing(BooleanSupplier outageOngoing) {
+		this.outageOngoing = Objects.requireNonNull(outageOngoing, "outageOngoing must not be null");
 	}
 
 	/**
@@ -391,8 +411,9 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			if (this.degraded.get() && !probeAllowed()) {
 				return Mono.error(new OwnershipStoreUnavailableException("L2 down; probing it again after back-off", null));
 			}
+			long sentAt = System.nanoTime();
 			return call.get()
-				.doOnError(OwnershipStoreUnavailableException.class, this::l2Failed)
+				.doOnError(OwnershipStoreUnavailableException.class, (ex) -> l2Failed(ex, sentAt))
 				.doOnSuccess((result) -> l2Answered());
 		});
 	}
@@ -404,18 +425,25 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		return now - retryAt >= 0 && this.l2RetryAt.compareAndSet(retryAt, now + this.retryBackoffNanos);
 	}
 
-	// The first answer after a failure ends the outage: what was held here while it lasted is published now, not at
-	// the next heartbeat.
+	// The first answer after a failure ends the outage (unless it is known to go on): what was held here while it lasted
+	// is published now, not at the next heartbeat.
 	private void l2Answered() {
+		this.lastAnswerNanos = System.nanoTime();
 		this.failuresInARow.set(0);
-		if (this.degraded.get() && endOutage()) {
+		if (this.degraded.get() && !this.outageOngoing.getAsBoolean() && endOutage()) {
 			beginRecovery();
 			republishAll(true).subscribe(null, (ex) -> logger.debug("Republishing failed", ex));
 		}
 	}
 
-	private void l2Failed(OwnershipStoreUnavailableException ex) {
+	// A call that failed though the L2 answered another while it waited found part of it slow or down (a Redis Cluster
+	// node, a busy shard), not an outage: it is not counted towards one.
+	private void l2Failed(OwnershipStoreUnavailableException ex, long sentAt) {
 		this.l2Errors.increment();
+		if (!ex.isUnreachable() && this.lastAnswerNanos - sentAt > 0) {
+			logger.debug("DistributedStoreCallFailed, answered meanwhile ({})", ex.getMessage());
+			return;
+		}
 		int failures = this.failuresInARow.incrementAndGet();
 		if (!ex.isUnreachable() && failures < FAILURES_BEFORE_DEGRADED) {
 			// One slow answer is not an outage: this call failed, the next one may well succeed.

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
 import org.junit.jupiter.api.Test;
+import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -67,6 +68,44 @@ class TwoTierOutageDetectionTests {
 		int calls = this.l2.calls.get();
 		assertThat(this.store.findOwner(session).block()).isEqualTo(SELF);
 		assertThat(this.l2.calls.get()).isEqualTo(calls);
+	}
+
+	// A Redis Cluster master down and the others up: the calls for its keys time out while the rest are answered.
+	@Test
+	void callsThatFailedWhileAnotherWasAnsweredAreNotAnOutageButCallsThatAllWaitedInVainAre() {
+		OwnershipStore partlyDown = new OwnershipStore() {
+
+			@Override
+			public Mono<String> claim(SessionId sessionId, String ownerEpoch) {
+				return Mono.just(ownerEpoch);
+			}
+
+			@Override
+			public Mono<String> findOwner(SessionId sessionId) {
+				return sessionId.value().startsWith("down-")
+						? Mono.delay(Duration.ofMillis(300)).then(Mono.error(timeout())) : Mono.empty();
+			}
+
+			@Override
+			public Mono<Void> refresh(SessionId sessionId, String ownerEpoch) {
+				return Mono.empty();
+			}
+
+			@Override
+			public Mono<Boolean> release(SessionId sessionId, String ownerEpoch) {
+				return Mono.just(false);
+			}
+
+		};
+		TwoTierOwnershipStore store = new TwoTierOwnershipStore(SELF, partlyDown, Duration.ofMinutes(30));
+		Mono<String> down = Mono.defer(() -> store.findOwner(SessionId.of("down-" + UUID.randomUUID())))
+			.onErrorResume((ex) -> Mono.empty());
+		Mono<String> answeredMeanwhile = Mono.delay(Duration.ofMillis(100)).then(store.findOwner(newSession()));
+		Flux.merge(down, down, down, answeredMeanwhile).blockLast();
+		assertThat(store.isDegraded()).isFalse();
+
+		Flux.merge(down, down, down).blockLast();
+		assertThat(store.isDegraded()).isTrue();
 	}
 
 	@Test

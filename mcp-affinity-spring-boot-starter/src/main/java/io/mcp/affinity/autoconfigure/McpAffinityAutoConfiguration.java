@@ -189,7 +189,9 @@ public final class McpAffinityAutoConfiguration {
 		@ConditionalOnBean({ TwoTierOwnershipStore.class, LettuceConnectionFactory.class })
 		RedisConnectionWatch mcpAffinityRedisConnectionWatch(LettuceConnectionFactory connectionFactory,
 				TwoTierOwnershipStore ownershipStore) {
-			return RedisConnectionWatch.start(connectionFactory, ownershipStore::reportFailure);
+			RedisConnectionWatch watch = RedisConnectionWatch.start(connectionFactory, ownershipStore::reportFailure);
+			ownershipStore.setOutageOngoing(watch::isOutageOngoing);
+			return watch;
 		}
 
 		// Lettuce spaces its reconnect attempts up to 30 s apart by default: after a long outage one instance could

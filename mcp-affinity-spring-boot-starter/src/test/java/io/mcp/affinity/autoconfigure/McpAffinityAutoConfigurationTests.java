@@ -33,11 +33,13 @@ import org.springframework.boot.test.context.runner.ReactiveWebApplicationContex
 import org.springframework.cloud.gateway.filter.NettyRoutingFilter;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.data.redis.core.StringRedisTemplate;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import org.springframework.web.reactive.function.server.RouterFunctions;
 import org.springframework.web.reactive.function.server.ServerResponse;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 class McpAffinityAutoConfigurationTests {
 
@@ -94,6 +96,28 @@ class McpAffinityAutoConfigurationTests {
 					"mcp.affinity.redis.retry-backoff=3s")
 			.run((context) -> assertThat(context.getBean(ClientResources.class).reconnectDelay().createDelay(20))
 				.isEqualTo(Duration.ofSeconds(3)));
+	}
+
+	@Test
+	void onARedisClusterAnAnswerFromAnotherNodeDoesNotEndTheOutageOfAMasterUntilItsReplicaTookOver() throws Exception {
+		try (LocalRedisCluster cluster = LocalRedisCluster.start()) {
+			this.contextRunner
+				.withPropertyValues("spring.data.redis.cluster.nodes=" + String.join(",", cluster.nodes()),
+						"mcp.affinity.local-server-address=http://10.1.2.3:8081")
+				.run((context) -> {
+					TwoTierOwnershipStore store = context.getBean(TwoTierOwnershipStore.class);
+					// A command to the key's master: the client holds a connection to it, which it will try to reconnect.
+					context.getBean(StringRedisTemplate.class).opsForValue().set("a-key", "a-value");
+					cluster.kill(cluster.masterOf("a-key"));
+					await().atMost(Duration.ofSeconds(10)).until(store::isDegraded);
+					// The heartbeat's answer, say: the other masters answer, the dead one still serves its slots.
+					store.reportAnswer();
+					assertThat(store.isDegraded()).as("still degraded while a master that serves slots is unreachable")
+						.isTrue();
+					// Its replica takes over within the cluster's node timeout; then an answer ends the outage.
+					await().atMost(Duration.ofSeconds(30)).until(() -> !store.isDegraded());
+				});
+		}
 	}
 
 	@Test

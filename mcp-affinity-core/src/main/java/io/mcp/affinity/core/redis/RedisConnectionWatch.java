@@ -1,16 +1,12 @@
 package io.mcp.affinity.core.redis;
 
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.util.Objects;
 import java.util.function.Consumer;
-import java.util.function.Predicate;
 
 import io.lettuce.core.AbstractRedisClient;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.cluster.RedisClusterClient;
-import io.lettuce.core.cluster.models.partitions.Partitions;
-import io.lettuce.core.cluster.models.partitions.RedisClusterNode;
+import io.lettuce.core.event.Event;
+import io.lettuce.core.event.connection.ConnectionActivatedEvent;
 import io.lettuce.core.event.connection.ReconnectFailedEvent;
 import io.mcp.affinity.core.OwnershipStoreUnavailableException;
 import org.jspecify.annotations.Nullable;
@@ -23,8 +19,10 @@ import reactor.core.Disposable;
  * Redis would be calls that time out, and a slow Redis looks the same.
  * <p>
  * On a Redis Cluster only nodes that serve slots count: a master that failed over stays in the topology without slots,
- * and the client keeps trying to reconnect to it long after its replica took over. A node that serves slots and cannot
- * be reached also sets a {@link ClusterFailoverFollower} going, so the client's view catches up with a failover.
+ * and the client keeps trying to reconnect to it long after its replica took over. One such node is an outage for as
+ * long as a failover may replace it, and then a partial outage that the store does not take for its own (see
+ * {@link ClusterNodeOutages}); the watch tells which through {@link #isOutageOngoing()}. A node that serves slots and
+ * cannot be reached also sets a {@link ClusterFailoverFollower} going, so the client's view catches up with a failover.
  */
 public final class RedisConnectionWatch implements AutoCloseable {
 
@@ -32,9 +30,13 @@ public final class RedisConnectionWatch implements AutoCloseable {
 
 	private final @Nullable ClusterFailoverFollower follower;
 
-	private RedisConnectionWatch(Disposable subscription, @Nullable ClusterFailoverFollower follower) {
+	private final @Nullable ClusterNodeOutages clusterOutages;
+
+	private RedisConnectionWatch(Disposable subscription, @Nullable ClusterFailoverFollower follower,
+			@Nullable ClusterNodeOutages clusterOutages) {
 		this.subscription = subscription;
 		this.follower = follower;
+		this.clusterOutages = clusterOutages;
 	}
 
 	/**
@@ -50,35 +52,34 @@ public final class RedisConnectionWatch implements AutoCloseable {
 		AbstractRedisClient client = connectionFactory.getRequiredNativeClient();
 		ClusterFailoverFollower follower = (client instanceof RedisClusterClient cluster)
 				? new ClusterFailoverFollower(cluster) : null;
-		Predicate<SocketAddress> servesData = (client instanceof RedisClusterClient cluster)
-				? (address) -> servesSlots(cluster.getPartitions(), address) : (address) -> true;
-		Disposable subscription = client.getResources()
-			.eventBus()
-			.get()
-			.ofType(ReconnectFailedEvent.class)
-			.filter((event) -> servesData.test(event.remoteAddress()))
-			.subscribe((event) -> {
-				if (follower != null) {
+		ClusterNodeOutages outages = (client instanceof RedisClusterClient cluster)
+				? new ClusterNodeOutages(cluster::getPartitions) : null;
+		Disposable subscription = client.getResources().eventBus().get().subscribe((Event event) -> {
+			if (event instanceof ConnectionActivatedEvent connected && outages != null) {
+				outages.connected(connected.remoteAddress());
+			}
+			else if (event instanceof ReconnectFailedEvent failed) {
+				if (follower != null && outages != null && outages.servesSlots(failed.remoteAddress())) {
 					follower.nodeUnreachable();
 				}
-				onUnreachable.accept(new OwnershipStoreUnavailableException("Redis unreachable: reconnect attempt "
-						+ event.getAttempt() + " failed (" + event.getCause().getMessage() + ")", event.getCause(), true));
-			});
-		return new RedisConnectionWatch(subscription, follower);
+				if (outages == null || outages.reconnectFailed(failed.remoteAddress())) {
+					onUnreachable.accept(new OwnershipStoreUnavailableException("Redis unreachable: reconnect attempt "
+							+ failed.getAttempt() + " failed (" + failed.getCause().getMessage() + ")",
+							failed.getCause(), true));
+				}
+			}
+		});
+		return new RedisConnectionWatch(subscription, follower, outages);
 	}
 
-	// Whether the node at an address serves slots now; an address the topology does not know does not count.
-	static boolean servesSlots(Partitions partitions, SocketAddress address) {
-		if (!(address instanceof InetSocketAddress node)) {
-			return true;
-		}
-		for (RedisClusterNode member : partitions) {
-			RedisURI uri = member.getUri();
-			if (uri != null && uri.getPort() == node.getPort() && uri.getHost().equals(node.getHostString())) {
-				return !member.getSlots().isEmpty();
-			}
-		}
-		return false;
+	/**
+	 * Whether an outage reported through {@code onUnreachable} still goes on though Redis answers some calls: on a Redis
+	 * Cluster, a node that serves slots is unreachable and still counts (see {@link ClusterNodeOutages}). Never on a
+	 * single Redis or one behind Sentinel, where any answer comes from the one master.
+	 * @return whether an answer from Redis is not the end of the outage
+	 */
+	public boolean isOutageOngoing() {
+		return this.clusterOutages != null && this.clusterOutages.ongoing();
 	}
 
 	@Override

@@ -136,6 +136,16 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 	/** A started connection factory to the cluster, with topology refresh on; the caller destroys it. */
 	@Override
 	public LettuceConnectionFactory connectionFactory() {
+		return connectionFactory(LettuceClientConfiguration.builder());
+	}
+
+	/**
+	 * A started connection factory to the cluster, with topology refresh on, on a client configuration of the caller's
+	 * (its client resources, say); the caller destroys it.
+	 * @param client the client configuration, its options left to this method
+	 * @return the factory
+	 */
+	public LettuceConnectionFactory connectionFactory(LettuceClientConfiguration.LettuceClientConfigurationBuilder client) {
 		ClusterClientOptions options = ClusterClientOptions.builder()
 			.topologyRefreshOptions(ClusterTopologyRefreshOptions.builder()
 				.enableAllAdaptiveRefreshTriggers()
@@ -143,7 +153,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 				.build())
 			.build();
 		LettuceConnectionFactory factory = new LettuceConnectionFactory(new RedisClusterConfiguration(nodes()),
-				LettuceClientConfiguration.builder().clientOptions(options).build());
+				client.clientOptions(options).build());
 		factory.afterPropertiesSet();
 		factory.start();
 		return factory;
@@ -200,6 +210,30 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 			}
 		}
 		throw new IllegalArgumentException("No node at port " + port);
+	}
+
+	/**
+	 * Kills the master that serves a key and its replica, the rest of the cluster told to go on serving its own slots
+	 * ({@code cluster-require-full-coverage no}): the key's slot stays unserved, with no failover to come.
+	 * @param key the key
+	 * @return the port of the master killed
+	 */
+	public int loseForGood(String key) throws InterruptedException {
+		for (Node node : this.nodes) {
+			admin(node.port(), (redis) -> redis.configSet("cluster-require-full-coverage", "no"));
+		}
+		int master = masterOf(key);
+		String masterId = admin(master, RedisCommands::clusterMyId);
+		String replica = admin(master, (redis) -> redis.clusterNodes()
+			.lines()
+			.map((line) -> line.split(" "))
+			.filter((fields) -> fields[2].contains("slave") && fields[3].equals(masterId))
+			.map((fields) -> fields[1])
+			.findFirst()
+			.orElseThrow());
+		kill(Integer.parseInt(replica.substring(replica.indexOf(':') + 1, replica.indexOf('@'))));
+		kill(master);
+		return master;
 	}
 
 	@Override
