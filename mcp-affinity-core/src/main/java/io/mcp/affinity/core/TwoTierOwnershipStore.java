@@ -2,6 +2,7 @@ package io.mcp.affinity.core;
 
 import java.time.Duration;
 import java.util.Objects;
+import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -303,6 +304,22 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 	public void reportFailure(Throwable failure) {
 		l2Failed((failure instanceof OwnershipStoreUnavailableException unavailable) ? unavailable
 				: new OwnershipStoreUnavailableException(String.valueOf(failure.getMessage()), failure), System.nanoTime());
+	}
+
+	/**
+	 * Asks the L2 once, now, whether it answers again, when degraded (not held back by the back-off): for whoever learns
+	 * that an outage may be over (a Redis Cluster whose unreachable master's slots a replica took over), so it ends
+	 * without waiting for a call or a heartbeat. Does nothing when not degraded.
+	 */
+	public void probe() {
+		if (!this.degraded.get()) {
+			return;
+		}
+		long sentAt = System.nanoTime();
+		this.l2.findOwner(SessionId.of(UUID.randomUUID().toString()))
+			.doOnSuccess((owner) -> l2Answered())
+			.doOnError(OwnershipStoreUnavailableException.class, (ex) -> l2Failed(ex, sentAt))
+			.subscribe(null, (ex) -> logger.debug("Probing the store failed: {}", ex.toString()));
 	}
 
 	/**

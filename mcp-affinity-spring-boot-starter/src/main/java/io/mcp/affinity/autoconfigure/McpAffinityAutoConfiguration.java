@@ -191,6 +191,7 @@ public final class McpAffinityAutoConfiguration {
 				TwoTierOwnershipStore ownershipStore) {
 			RedisConnectionWatch watch = RedisConnectionWatch.start(connectionFactory, ownershipStore::reportFailure);
 			ownershipStore.setOutageOngoing(watch::isOutageOngoing);
+			watch.setOnOutageOver(ownershipStore::probe);
 			return watch;
 		}
 

@@ -41,14 +41,22 @@ final class ClusterFailoverFollower implements AutoCloseable {
 
 	private final RedisClusterClient client;
 
+	private final Runnable afterRefresh;
+
 	private final AtomicLong followUntil = new AtomicLong();
 
 	private final AtomicBoolean following = new AtomicBoolean();
 
 	private volatile boolean closed;
 
-	ClusterFailoverFollower(RedisClusterClient client) {
+	/**
+	 * Creates a follower.
+	 * @param client the client whose topology to refresh
+	 * @param afterRefresh run after each refresh of ours, done or failed
+	 */
+	ClusterFailoverFollower(RedisClusterClient client, Runnable afterRefresh) {
 		this.client = client;
+		this.afterRefresh = afterRefresh;
 	}
 
 	/** A node that serves slots in the client's view could not be reached: follow the topology from now on. */
@@ -74,6 +82,12 @@ final class ClusterFailoverFollower implements AutoCloseable {
 		refreshed.orTimeout(REFRESH_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS).whenComplete((ignored, failure) -> {
 			if (failure != null) {
 				logger.debug("Cluster topology refresh after an unreachable node failed: {}", failure.toString());
+			}
+			try {
+				this.afterRefresh.run();
+			}
+			catch (RuntimeException ex) {
+				logger.debug("After a cluster topology refresh: {}", ex.toString());
 			}
 			next();
 		});

@@ -1,6 +1,7 @@
 package io.mcp.affinity.core.redis;
 
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 import io.lettuce.core.AbstractRedisClient;
@@ -32,11 +33,14 @@ public final class RedisConnectionWatch implements AutoCloseable {
 
 	private final @Nullable ClusterNodeOutages clusterOutages;
 
+	private final AtomicReference<Runnable> onOutageOver;
+
 	private RedisConnectionWatch(Disposable subscription, @Nullable ClusterFailoverFollower follower,
-			@Nullable ClusterNodeOutages clusterOutages) {
+			@Nullable ClusterNodeOutages clusterOutages, AtomicReference<Runnable> onOutageOver) {
 		this.subscription = subscription;
 		this.follower = follower;
 		this.clusterOutages = clusterOutages;
+		this.onOutageOver = onOutageOver;
 	}
 
 	/**
@@ -50,10 +54,16 @@ public final class RedisConnectionWatch implements AutoCloseable {
 			Consumer<OwnershipStoreUnavailableException> onUnreachable) {
 		Objects.requireNonNull(onUnreachable, "onUnreachable must not be null");
 		AbstractRedisClient client = connectionFactory.getRequiredNativeClient();
-		ClusterFailoverFollower follower = (client instanceof RedisClusterClient cluster)
-				? new ClusterFailoverFollower(cluster) : null;
 		ClusterNodeOutages outages = (client instanceof RedisClusterClient cluster)
 				? new ClusterNodeOutages(cluster::getPartitions) : null;
+		AtomicReference<Runnable> onOutageOver = new AtomicReference<>(() -> {
+		});
+		ClusterFailoverFollower follower = (client instanceof RedisClusterClient cluster && outages != null)
+				? new ClusterFailoverFollower(cluster, () -> {
+					if (!outages.ongoing()) {
+						onOutageOver.get().run();
+					}
+				}) : null;
 		Disposable subscription = client.getResources().eventBus().get().subscribe((Event event) -> {
 			if (event instanceof ConnectionActivatedEvent connected && outages != null) {
 				outages.connected(connected.remoteAddress());
@@ -69,7 +79,7 @@ public final class RedisConnectionWatch implements AutoCloseable {
 				}
 			}
 		});
-		return new RedisConnectionWatch(subscription, follower, outages);
+		return new RedisConnectionWatch(subscription, follower, outages, onOutageOver);
 	}
 
 	/**
@@ -80,6 +90,18 @@ public final class RedisConnectionWatch implements AutoCloseable {
 	 */
 	public boolean isOutageOngoing() {
 		return this.clusterOutages != null && this.clusterOutages.ongoing();
+	}
+
+	/**
+	 * Sets what to do when the client's view of a Redis Cluster, refreshed while a node was unreachable, shows none
+	 * that serves slots unreachable any more (a replica took the slots over, or the node is back): the store can ask
+	 * Redis at once whether the outage is over, rather than at its next call or heartbeat (a heartbeat sent during the
+	 * failover waits out the operation timeout on the dead node's connection). Called after each such refresh, outage
+	 * or not; never on a single Redis or one behind Sentinel.
+	 * @param onOutageOver what to run
+	 */
+	public void setOnOutageOver(Runnable onOutageOver) {
+		this.onOutageOver.set(Objects.requireNonNull(onOutageOver, "onOutageOver must not be null"));
 	}
 
 	@Override

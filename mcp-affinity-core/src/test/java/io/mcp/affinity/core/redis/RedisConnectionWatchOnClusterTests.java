@@ -69,6 +69,35 @@ class RedisConnectionWatchOnClusterTests {
 		}
 	}
 
+	// While every request is answered from memory nothing asks Redis but the heartbeat, and one sent during the failover
+	// waits out the operation timeout on the dead master's connection. The watch tells the store when the client's view
+	// shows the slots moved: here no call and no heartbeat at all, so only the watch can end the outage.
+	@Test
+	void theStoreLearnsFromTheWatchThatAFailoverIsOverWithoutACallOfItsOwn() throws Exception {
+		try (LocalRedisCluster cluster = LocalRedisCluster.start()) {
+			LettuceConnectionFactory factory = clientAsTheStarterConfiguresIt(cluster);
+			TwoTierOwnershipStore store = new TwoTierOwnershipStore("this-instance",
+					new RedisOwnershipStore(TestRedis.template(factory), TestRedis.uniquePrefix(), Duration.ofMinutes(30),
+							RedisOwnershipStore.DEFAULT_OPERATION_TIMEOUT),
+					Duration.ofMinutes(30));
+			RedisConnectionWatch watch = RedisConnectionWatch.start(factory, store::reportFailure);
+			store.setOutageOngoing(watch::isOutageOngoing);
+			watch.setOnOutageOver(store::probe);
+			try {
+				new StringRedisTemplate(factory).opsForValue().set("a-key", "a-value");
+				cluster.kill(cluster.masterOf("a-key"));
+				await().atMost(Duration.ofSeconds(10)).until(store::isDegraded);
+				await().atMost(Duration.ofSeconds(30)).until(() -> !store.isDegraded());
+				assertThat(cluster.masterOf("a-key")).as("a replica serves the key's slot").isPositive();
+			}
+			finally {
+				watch.close();
+				factory.destroy();
+				factory.getClientConfiguration().getClientResources().ifPresent(ClientResources::shutdown);
+			}
+		}
+	}
+
 	// A master lost with its replica, the rest of the cluster serving its own slots: no failover is coming. Each failed
 	// reconnect to the dead master degraded the store, and each answer from another node ended that, a republish of
 	// every local session each time, once a second. Now it is one outage while a failover could still come, then a
