@@ -19,7 +19,7 @@ import org.slf4j.LoggerFactory;
  * what that means for the ownership store. One such node is an outage of the store while a failover may still replace
  * it: the store is degraded, and answers from the other nodes do not end that (they would end and restart it at each
  * failed reconnect, a republish of every local session each time). A node still unreachable after
- * {@link #PARTIAL_AFTER}, while another node serves slots, is a partial outage instead: no failover is coming (no
+ * {@link #PARTIAL_AFTER}, while another node that serves slots is not, is a partial outage instead: no failover is coming (no
  * replica, or {@code cluster-require-full-coverage no} keeping the rest of the cluster up), so it no longer counts;
  * the rest of the cluster serves the rest of the sessions, and calls for that node's slots fail alone, at the
  * operation timeout. Every node that serves slots unreachable is an outage however long it lasts.
@@ -123,7 +123,7 @@ final class ClusterNodeOutages {
 			if (uri == null || node.getSlots().isEmpty()) {
 				continue;
 			}
-			Outage outage = this.unreachable.get(uri.getHost() + ":" + uri.getPort());
+			Outage outage = this.unreachable.get(key(uri));
 			if (outage == null || outage.endedBy(now)) {
 				return false;
 			}
@@ -143,11 +143,15 @@ final class ClusterNodeOutages {
 	private static boolean servesSlots(Partitions partitions, String key) {
 		for (RedisClusterNode member : partitions) {
 			RedisURI uri = member.getUri();
-			if (uri != null && key.equals(uri.getHost() + ":" + uri.getPort())) {
+			if (uri != null && key.equals(key(uri))) {
 				return !member.getSlots().isEmpty();
 			}
 		}
 		return false;
+	}
+
+	private static String key(RedisURI uri) {
+		return uri.getHost() + ":" + uri.getPort();
 	}
 
 	private static String key(SocketAddress address) {
