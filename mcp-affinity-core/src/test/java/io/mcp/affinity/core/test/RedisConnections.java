@@ -49,7 +49,8 @@ public final class RedisConnections implements AfterEachCallback {
 
 	// Lettuce's client shutdown waits with no bound for its connections and event loops to report that they closed. A CI
 	// run hung there after a test of SessionOwnerResolverTests: the test thread waiting in AbstractRedisClient.shutdown,
-	// no Lettuce thread left to complete it. The test's work is done by then; the next one goes on.
+	// no Lettuce thread left to complete it (redis/lettuce#2278, open; other projects' test suites bound the wait the same
+	// way). The test's work is done by then; the next one goes on.
 	private static void destroy(LettuceConnectionFactory factory) {
 		try {
 			CompletableFuture.runAsync(factory::destroy).get(SHUTDOWN_WAIT.toSeconds(), TimeUnit.SECONDS);
