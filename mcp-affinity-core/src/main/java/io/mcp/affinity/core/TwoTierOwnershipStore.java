@@ -315,10 +315,7 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 		if (!this.degraded.get()) {
 			return;
 		}
-		long sentAt = System.nanoTime();
-		this.l2.findOwner(SessionId.of(UUID.randomUUID().toString()))
-			.doOnSuccess((owner) -> l2Answered())
-			.doOnError(OwnershipStoreUnavailableException.class, (ex) -> l2Failed(ex, sentAt))
+		counted(() -> this.l2.findOwner(SessionId.of(UUID.randomUUID().toString())))
 			.subscribe(null, (ex) -> logger.debug("Probing the store failed: {}", ex.toString()));
 	}
 
@@ -428,11 +425,16 @@ public final class TwoTierOwnershipStore implements OwnershipStore {
 			if (this.degraded.get() && !probeAllowed()) {
 				return Mono.error(new OwnershipStoreUnavailableException("L2 down; probing it again after back-off", null));
 			}
-			long sentAt = System.nanoTime();
-			return call.get()
-				.doOnError(OwnershipStoreUnavailableException.class, (ex) -> l2Failed(ex, sentAt))
-				.doOnSuccess((result) -> l2Answered());
+			return counted(call);
 		});
+	}
+
+	// A call whose answer or failure counts towards the outage rules.
+	private <T> Mono<T> counted(Supplier<Mono<T>> call) {
+		long sentAt = System.nanoTime();
+		return call.get()
+			.doOnError(OwnershipStoreUnavailableException.class, (ex) -> l2Failed(ex, sentAt))
+			.doOnSuccess((result) -> l2Answered());
 	}
 
 	// While degraded, one call per back-off period goes through to see whether the L2 is back.
