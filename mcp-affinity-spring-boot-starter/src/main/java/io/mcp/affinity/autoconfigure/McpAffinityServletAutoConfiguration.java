@@ -12,6 +12,7 @@ import io.mcp.affinity.web.servlet.AbortableRequestFactory;
 import io.mcp.affinity.web.servlet.ServletOwnerForwarder;
 import io.mcp.affinity.web.servlet.ServletSessionAffinity;
 import io.mcp.affinity.web.servlet.SessionForwardingServletFilter;
+import io.mcp.affinity.web.servlet.StreamingProxyExchange;
 import io.micrometer.observation.ObservationRegistry;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.core5.util.Timeout;
@@ -33,6 +34,7 @@ import org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
+import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
 import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -103,21 +105,27 @@ public final class McpAffinityServletAutoConfiguration {
 				.withConnectTimeout(forwarding.getConnectTimeout())
 				.withRedirects(HttpRedirects.DONT_FOLLOW));
 		AbortableRequestFactory requestFactory = new AbortableRequestFactory(httpClient);
-		RestClient.Builder client = RestClient.builder().requestFactory(requestFactory);
-		ObservationRegistry registry = observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP);
-		if (!registry.isNoop() && TracingConditions.traced(beanFactory)) {
-			// A client observation per forward, child of the server's: its propagation writes the trace headers, so
-			// one trace spans both instances. Without a tracer it would only time the forward again.
-			client.observationRegistry(registry);
-		}
 		GatewayMvcProperties gateway = Binder.get(environment)
 			.bindOrCreate(GatewayMvcProperties.PREFIX, GatewayMvcProperties.class);
+		ObservationRegistry registry = observationRegistry.getIfAvailable(() -> ObservationRegistry.NOOP);
+		ProxyExchange proxy;
+		if (!registry.isNoop() && TracingConditions.traced(beanFactory)) {
+			// A client observation per forward, child of the server's: its propagation writes the trace headers, so
+			// one trace spans both instances. It is the RestClient's.
+			proxy = new RestClientProxyExchange(
+					RestClient.builder().requestFactory(requestFactory).observationRegistry(registry).build(), gateway);
+		}
+		else {
+			// Without a tracer the client observation would only time the forward again: the same exchange without
+			// the RestClient around it, which cost about 3% of a forward's CPU.
+			proxy = new StreamingProxyExchange(requestFactory, gateway);
+		}
 		String trusted = forwarding.getTrustedProxies();
 		if (trusted == null) {
 			trusted = environment.getProperty(GatewayMvcProperties.PREFIX + ".trusted-proxies", ".*");
 		}
 		Executor relay = relayExecutor(environment);
-		ServletOwnerForwarder forwarder = new ServletOwnerForwarder(requestFactory, client.build(), gateway, trusted,
+		ServletOwnerForwarder forwarder = new ServletOwnerForwarder(requestFactory, proxy, gateway, trusted,
 				mcpAffinityInstanceIdentity, forwarding.getConnectTimeout(), forwarding.getResponseTimeout(), relay);
 		ForwardSignature signature = mcpAffinitySessionRouting.getSignature();
 		if (signature != null) {

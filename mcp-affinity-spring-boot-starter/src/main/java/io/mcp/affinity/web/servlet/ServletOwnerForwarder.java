@@ -48,7 +48,6 @@ import org.slf4j.LoggerFactory;
 import org.springframework.cloud.gateway.server.mvc.common.MvcUtils;
 import org.springframework.cloud.gateway.server.mvc.config.GatewayMvcProperties;
 import org.springframework.cloud.gateway.server.mvc.handler.ProxyExchange;
-import org.springframework.cloud.gateway.server.mvc.handler.RestClientProxyExchange;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatus;
@@ -57,14 +56,13 @@ import org.springframework.http.MediaType;
 import org.springframework.scheduling.concurrent.CustomizableThreadFactory;
 import org.springframework.util.LinkedMultiValueMap;
 import org.springframework.util.MultiValueMap;
-import org.springframework.web.client.RestClient;
 import org.springframework.web.servlet.ModelAndView;
 import org.springframework.web.servlet.function.ServerRequest;
 import org.springframework.web.servlet.function.ServerResponse;
 
 /**
  * Forwards a servlet request to the instance that owns its session, through Spring Cloud Gateway's Web MVC server
- * machinery ({@link RestClientProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request
+ * machinery (its {@link ProxyExchange}, on an Apache HttpClient 5 of its own). Nothing is buffered: the request
  * body streams to the owner as it arrives, and an SSE response streams back event by event, flushed per read.
  * <p>
  * Threads: for a POST or DELETE the request thread waits for the owner's response headers (so a refused connection
@@ -127,7 +125,7 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	 * @param requestFactory the requests to the owners: a client with a connect timeout, no read timeout (a read timeout
 	 * would end a quiet stream), no redirects followed, no compression, a pool large enough for the streams relayed at
 	 * once
-	 * @param restClient the client to the owners, on that request factory
+	 * @param proxy the gateway's exchange with the owners, on that request factory
 	 * @param gatewayProperties the Web MVC gateway's properties (its streaming media types and buffer size)
 	 * @param trustedProxies regular expression of the client addresses trusted to set {@code X-Forwarded-*}
 	 * @param self this instance: forwarded requests are marked with its epoch
@@ -137,11 +135,11 @@ public final class ServletOwnerForwarder implements AutoCloseable {
 	 * @param relayExecutor runs the relay of each streamed response, for as long as the stream lasts: one thread per
 	 * open stream (a pool of them is shut down with the forwarder)
 	 */
-	public ServletOwnerForwarder(AbortableRequestFactory requestFactory, RestClient restClient,
+	public ServletOwnerForwarder(AbortableRequestFactory requestFactory, ProxyExchange proxy,
 			GatewayMvcProperties gatewayProperties, String trustedProxies, InstanceIdentity self, Duration connectTimeout,
 			Duration responseTimeout, Executor relayExecutor) {
 		this.requestFactory = requestFactory;
-		this.proxy = new RestClientProxyExchange(restClient, gatewayProperties);
+		this.proxy = proxy;
 		this.headerRules = new ForwardedHeaderRules(trustedProxies);
 		this.selfEpoch = self.epoch();
 		this.connectTimeout = connectTimeout;
