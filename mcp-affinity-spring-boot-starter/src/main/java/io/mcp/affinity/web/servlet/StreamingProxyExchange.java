@@ -18,8 +18,8 @@ import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.StreamingHttpOutputMessage;
 import org.springframework.http.client.ClientHttpRequest;
-import org.springframework.http.client.ClientHttpRequestFactory;
 import org.springframework.http.client.ClientHttpResponse;
+import org.springframework.http.client.HttpComponentsClientHttpRequestFactory;
 import org.springframework.util.StreamUtils;
 import org.springframework.web.servlet.function.ServerResponse;
 
@@ -33,14 +33,15 @@ import org.springframework.web.servlet.function.ServerResponse;
  */
 public final class StreamingProxyExchange extends AbstractProxyExchange {
 
-	private final ClientHttpRequestFactory requestFactory;
+	private final HttpComponentsClientHttpRequestFactory requestFactory;
 
 	/**
 	 * Creates the exchange.
-	 * @param requestFactory the requests to the owners, streaming ones ({@link StreamingHttpOutputMessage})
+	 * @param requestFactory the requests to the owners (each one a {@link StreamingHttpOutputMessage})
 	 * @param properties the Web MVC gateway's properties (its streaming media types and buffer size)
 	 */
-	public StreamingProxyExchange(ClientHttpRequestFactory requestFactory, GatewayMvcProperties properties) {
+	public StreamingProxyExchange(HttpComponentsClientHttpRequestFactory requestFactory,
+			GatewayMvcProperties properties) {
 		super(properties);
 		this.requestFactory = requestFactory;
 	}
