@@ -14,7 +14,12 @@ import io.mcp.affinity.web.servlet.ServletSessionAffinity;
 import io.mcp.affinity.web.servlet.SessionForwardingServletFilter;
 import io.mcp.affinity.web.servlet.StreamingProxyExchange;
 import io.micrometer.observation.ObservationRegistry;
+import org.apache.hc.client5.http.config.ConnectionConfig;
 import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
+import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
+import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.util.Timeout;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
@@ -26,9 +31,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.http.client.HttpClientSettings;
-import org.springframework.boot.http.client.HttpComponentsHttpClientBuilder;
-import org.springframework.boot.http.client.HttpRedirects;
 import org.springframework.boot.thread.Threading;
 import org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
@@ -87,23 +89,7 @@ public final class McpAffinityServletAutoConfiguration {
 			SessionRouting mcpAffinitySessionRouting, McpAffinityProperties properties, Environment environment,
 			ObjectProvider<ObservationRegistry> observationRegistry, ConfigurableListableBeanFactory beanFactory) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
-		// Apache HttpClient 5 classic: the request thread does the I/O itself. The JDK client handed each forward
-		// between its selector thread, its executor and the request thread, which the profile showed as most of a
-		// forward's CPU. No compression asked for or undone, no redirects followed, no read timeout (it would end a
-		// quiet stream; the response timeout is the forwarder's own: the client's sockets otherwise read with a
-		// timeout of 3 minutes, its library default, which cut off every forwarded stream quiet that long), and a pool
-		// as large as the streams relayed at once (its default is 5 connections per owner).
-		CloseableHttpClient httpClient = new HttpComponentsHttpClientBuilder()
-			.withConnectionManagerCustomizer((pool) -> pool.setMaxConnPerRoute(MAX_CONNECTIONS)
-				.setMaxConnTotal(MAX_CONNECTIONS)
-				.setConnectionFactory(AbortableRequestFactory.connectionFactory()))
-			.withSocketConfigCustomizer((socket) -> socket.setSoTimeout(Timeout.DISABLED))
-			.withCustomizer((client) -> client.disableContentCompression()
-				.disableAutomaticRetries()
-				.setRequestExecutor(AbortableRequestFactory.requestExecutor()))
-			.build(HttpClientSettings.defaults()
-				.withConnectTimeout(forwarding.getConnectTimeout())
-				.withRedirects(HttpRedirects.DONT_FOLLOW));
+		CloseableHttpClient httpClient = httpClient(forwarding.getConnectTimeout());
 		AbortableRequestFactory requestFactory = new AbortableRequestFactory(httpClient);
 		GatewayMvcProperties gateway = Binder.get(environment)
 			.bindOrCreate(GatewayMvcProperties.PREFIX, GatewayMvcProperties.class);
@@ -132,6 +118,38 @@ public final class McpAffinityServletAutoConfiguration {
 			forwarder.setSignature(signature);
 		}
 		return forwarder;
+	}
+
+	// Apache HttpClient 5 classic: the request thread does the I/O itself. The JDK client handed each forward between
+	// its selector thread, its executor and the request thread, which the profile showed as most of a forward's CPU.
+	// Built on the client's own builders, without its system properties (Spring Boot's builder reads them, for an
+	// application's calls to the outside): the forwarder is one client of the owner on behalf of many callers, so it
+	// keeps no cookie jar (it would send one caller's cookies, an HTTP session among them, with the next caller's
+	// requests), answers no owner's challenge with the JVM's credentials, adds no User-Agent of its own, and goes
+	// straight to the registered address, never through the JVM's proxy. No compression asked for or undone, no
+	// redirects followed, no read timeout (it would end a quiet stream; the response timeout is the forwarder's own:
+	// the client's sockets otherwise read with a timeout of 3 minutes, its library default, which cut off every
+	// forwarded stream quiet that long), and a pool as large as the streams relayed at once (its default is 5
+	// connections per owner). TLS to an owner takes the JVM's defaults (javax.net.ssl.*, https.protocols).
+	private static CloseableHttpClient httpClient(Duration connectTimeout) {
+		PoolingHttpClientConnectionManager pool = PoolingHttpClientConnectionManagerBuilder.create()
+			.useSystemProperties()
+			.setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.of(connectTimeout)).build())
+			.setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.DISABLED).build())
+			.setMaxConnPerRoute(MAX_CONNECTIONS)
+			.setMaxConnTotal(MAX_CONNECTIONS)
+			.setConnectionFactory(AbortableRequestFactory.connectionFactory())
+			.build();
+		return HttpClientBuilder.create()
+			.setConnectionManager(pool)
+			.setRequestExecutor(AbortableRequestFactory.requestExecutor())
+			.disableCookieManagement()
+			.disableAuthCaching()
+			.disableDefaultUserAgent()
+			.disableContentCompression()
+			.disableRedirectHandling()
+			.disableAutomaticRetries()
+			.build();
 	}
 
 	// A thread per stream being relayed: virtual ones when the application runs on them, else pooled platform threads

@@ -1,6 +1,10 @@
 package io.mcp.affinity.web;
 
 import java.io.IOException;
+import java.net.Authenticator;
+import java.net.InetSocketAddress;
+import java.net.PasswordAuthentication;
+import java.net.ProxySelector;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -269,6 +273,114 @@ class OwnerForwardingTests {
 		assertThat(headers.contains("Keep-Alive")).isFalse();
 		assertThat(headers.contains("TE")).isFalse();
 		assertThat(headers.contains("X-Private-Hop")).isFalse();
+	}
+
+	// The forwarder is one client of the owner on behalf of many: a cookie the owner sets is the caller's alone. A
+	// client that kept a cookie jar would send one caller's HTTP session with the next caller's request.
+	@Test
+	void aCookieTheOwnerSetsReachesItsCallerAndNoOtherCallersForward() {
+		String session = ownedRemotely();
+		Response first = postAs(session, null);
+		Response second = postAs(session, null);
+		Response third = postAs(session, "OWNER_SESSION=the-callers-own");
+
+		assertThat(first.headers().getAll("Set-Cookie")).containsExactly("OWNER_SESSION=answer-1; Path=/; HttpOnly");
+		assertThat(second.headers().getAll("Set-Cookie")).containsExactly("OWNER_SESSION=answer-2; Path=/; HttpOnly");
+		assertThat(third.status()).isEqualTo(200);
+		assertThat(this.owner.received).hasSize(3);
+		assertThat(this.owner.received.get(0).headers().contains("Cookie")).isFalse();
+		assertThat(this.owner.received.get(1).headers().contains("Cookie")).as("the first caller's cookie").isFalse();
+		assertThat(this.owner.received.get(2).headers().getAll("Cookie")).containsExactly("OWNER_SESSION=the-callers-own");
+	}
+
+	// The forward carries the caller's headers, not its client library's: no User-Agent of its own where the caller
+	// sent none, so the owner's logs and rules see the caller.
+	@Test
+	void aRequestWithoutAUserAgentIsForwardedWithoutOne() throws IOException {
+		String session = ownedRemotely();
+		// Written by hand: the test's client sends a User-Agent of its own.
+		try (java.net.Socket socket = new java.net.Socket("127.0.0.1", webServer().getPort())) {
+			socket.setSoTimeout(10_000);
+			socket.getOutputStream().write(("POST /mcp HTTP/1.1\r\nHost: x\r\nMcp-Session-Id: " + session
+					+ "\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+				.getBytes(StandardCharsets.ISO_8859_1));
+			String statusLine = new java.io.BufferedReader(
+					new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1)).readLine();
+			assertThat(statusLine).startsWith("HTTP/1.1 200");
+		}
+		assertThat(this.owner.received).hasSize(1);
+		assertThat(this.owner.received.get(0).headers().get("User-Agent")).isNull();
+	}
+
+	// A JVM whose proxy selector names a proxy for every address (system properties, java.net.useSystemProxies, or the
+	// application's own) still forwards straight to the owner: the address is a registered instance's, and a proxy on
+	// the way would see every session id.
+	@Test
+	void aForwardGoesStraightToTheOwnerThoughTheJvmsProxySelectorNamesAProxy() throws IOException {
+		ProxySelector jvms = ProxySelector.getDefault();
+		try (SocketOwner proxy = new SocketOwner()) {
+			ProxySelector.setDefault(ProxySelector.of(new InetSocketAddress("127.0.0.1", proxy.port())));
+			try {
+				// Started again, as an instance starts in a JVM set up that way.
+				this.instance.close();
+				start();
+				Response response = postAs(ownedRemotely(), null);
+
+				assertThat(response.status()).isEqualTo(200);
+				assertThat(this.owner.received).hasSize(1);
+				assertThat(proxy.firstReads).as("requests the proxy saw").isEmpty();
+			}
+			finally {
+				ProxySelector.setDefault(jvms);
+			}
+		}
+	}
+
+	// An owner's challenge is the caller's to answer: the forwarder sends no credentials of its own, not even those
+	// the JVM's authenticator hands out (an application's proxy credentials, say).
+	@Test
+	void anOwnersChallengeReachesTheCallerUnansweredThoughTheJvmHasCredentials() throws IOException {
+		Authenticator jvms = Authenticator.getDefault();
+		try (SocketOwner challenging = new SocketOwner(SocketOwner.Answer.CHALLENGE)) {
+			Authenticator.setDefault(new Authenticator() {
+				@Override
+				protected PasswordAuthentication getPasswordAuthentication() {
+					return new PasswordAuthentication("proxy-user", "proxy-password".toCharArray());
+				}
+			});
+			try {
+				String session = ownedBy(challenging.port(), "challenging-epoch");
+				int status = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session))
+					.get()
+					.uri("/mcp")
+					.response()
+					.map((res) -> res.status().code())
+					.block(Duration.ofSeconds(10));
+
+				assertThat(status).isEqualTo(401);
+				assertThat(challenging.firstReads).as("requests the owner received").hasSize(1);
+				assertThat(challenging.received).doesNotContainIgnoringCase("Authorization");
+			}
+			finally {
+				Authenticator.setDefault(jvms);
+			}
+		}
+	}
+
+	private Response postAs(String session, String cookie) {
+		return this.client
+			.headers((headers) -> {
+				headers.set("Mcp-Session-Id", session).set("Content-Type", "application/json");
+				if (cookie != null) {
+					headers.set("Cookie", cookie);
+				}
+			})
+			.post()
+			.uri("/mcp")
+			.send(Mono.just(io.netty.buffer.Unpooled.copiedBuffer("{}", StandardCharsets.UTF_8)))
+			.responseSingle((res, body) -> body.asString().defaultIfEmpty("").map((text) -> new Response(
+					res.status().code(), res.responseHeaders().copy(), text)))
+			.block(Duration.ofSeconds(10));
 	}
 
 	@Test

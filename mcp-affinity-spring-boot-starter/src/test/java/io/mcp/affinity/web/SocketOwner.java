@@ -51,7 +51,10 @@ final class SocketOwner implements AutoCloseable {
 		STEADY_STREAM,
 
 		/** A response head that is not valid HTTP (its length is not a number), and the connection closed. */
-		NOT_HTTP
+		NOT_HTTP,
+
+		/** {@code 401} asking for Basic credentials, and the connection closed. */
+		CHALLENGE
 
 	}
 
@@ -176,6 +179,8 @@ final class SocketOwner implements AutoCloseable {
 				write(out, "0\r\n\r\n");
 			}
 			case NOT_HTTP -> write(out, "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n");
+			case CHALLENGE -> write(out, "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"owner\"\r\n"
+					+ "Content-Length: 0\r\nConnection: close\r\n\r\n");
 		}
 	}
 
