@@ -15,9 +15,10 @@ import reactor.netty.resources.LoopResources;
 
 /**
  * Stands in for the owning instance, on loopback: records every request it receives (headers and body), answers
- * POST with JSON, a header or two and a cookie naming the request (as an application that keeps an HTTP session does), and answers GET with an SSE stream of an event every 300 ms until the
- * forwarder closes it (as an MCP stream with keep-alive pings). It runs on an event loop of its own: Reactor Netty's
- * global ones belong to the instance under test, which disposes of them when it stops.
+ * POST with JSON, a header or two and a cookie naming the request (as an application that keeps an HTTP session
+ * does), and answers GET with an SSE stream of an event every 300 ms until the forwarder closes it (as an MCP stream
+ * with keep-alive pings). It runs on an event loop of its own: Reactor Netty's global ones belong to the instance
+ * under test, which disposes of them when it stops.
  */
 final class RecordingOwner implements AutoCloseable {
 
