@@ -17,6 +17,7 @@ import io.lettuce.core.api.sync.RedisCommands;
 import io.lettuce.core.cluster.ClusterClientOptions;
 import io.lettuce.core.cluster.ClusterTopologyRefreshOptions;
 import io.lettuce.core.cluster.SlotHash;
+import io.mcp.affinity.core.test.RedisServerBinary.Listening;
 import org.springframework.data.redis.connection.RedisClusterConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceClientConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceConnectionFactory;
@@ -32,7 +33,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 
 	private static final int SLOTS = 16384;
 
-	private final List<Node> nodes = new ArrayList<>();
+	private final List<Listening> nodes = new ArrayList<>();
 
 	private final Path directory;
 
@@ -46,22 +47,29 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 	 * @return the cluster
 	 */
 	public static LocalRedisCluster start() {
+		LocalRedisCluster cluster;
 		try {
-			LocalRedisCluster cluster = new LocalRedisCluster();
+			cluster = new LocalRedisCluster();
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		try {
 			for (int i = 0; i < 6; i++) {
-				int port = freeNodePort();
-				Path nodeDirectory = Files.createDirectories(cluster.directory.resolve("node-" + port));
-				Process process = RedisServerBinary.start(nodeDirectory, List.of("--port", Integer.toString(port),
-						"--bind", "127.0.0.1", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-						"--cluster-node-timeout", Integer.toString(NODE_TIMEOUT_MILLIS), "--save", "", "--appendonly",
-						"no"));
-				cluster.nodes.add(new Node(port, process));
+				cluster.nodes.add(RedisServerBinary.startListening(cluster.directory, "node",
+						LocalRedisCluster::freeNodePort,
+						(port, directory) -> List.of("--port", Integer.toString(port), "--bind", "127.0.0.1",
+								"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+								"--cluster-node-timeout", Integer.toString(NODE_TIMEOUT_MILLIS), "--save", "",
+								"--appendonly", "no")));
 			}
 			cluster.form();
 			return cluster;
 		}
-		catch (IOException ex) {
-			throw new UncheckedIOException(ex);
+		catch (RuntimeException ex) {
+			// A cluster that never formed leaves no process behind.
+			cluster.close();
+			throw ex;
 		}
 	}
 
@@ -79,7 +87,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 
 	private void form() {
 		List<String> ids = new ArrayList<>();
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			ids.add(Waiting.until(Duration.ofSeconds(10), () -> admin(node.port(), RedisCommands::clusterMyId)));
 		}
 		for (int i = 0; i < 3; i++) {
@@ -88,10 +96,10 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 			int[] slots = IntStream.range(from, to).toArray();
 			admin(this.nodes.get(i).port(), (redis) -> redis.clusterAddSlots(slots));
 		}
-		for (Node node : this.nodes.subList(1, 6)) {
+		for (Listening node : this.nodes.subList(1, 6)) {
 			admin(node.port(), (redis) -> redis.clusterMeet("127.0.0.1", this.nodes.get(0).port()));
 		}
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			Waiting.until(Duration.ofSeconds(20), () -> admin(node.port(),
 					(redis) -> (redis.clusterNodes().lines().count() == 6) ? "known" : null));
 		}
@@ -101,7 +109,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 		}
 		// A replica that has never synced with its master refuses to take over from it (its data counts as too old),
 		// so a master killed right after start-up would stay failed with its slots.
-		for (Node node : this.nodes.subList(3, 6)) {
+		for (Listening node : this.nodes.subList(3, 6)) {
 			Waiting.until(Duration.ofSeconds(30), () -> admin(node.port(),
 					(redis) -> redis.info("replication").contains("master_link_status:up") ? "synced" : null));
 		}
@@ -110,7 +118,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 
 	/** Waits until every running node reports the cluster up, with every slot served. */
 	public void awaitHealthy() {
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			if (node.process().isAlive()) {
 				Waiting.until(Duration.ofSeconds(30), () -> admin(node.port(),
 						(redis) -> redis.clusterInfo().contains("cluster_state:ok") ? "ok" : null));
@@ -166,7 +174,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 	 */
 	public int masterOf(String key) {
 		int slot = SlotHash.getSlot(key);
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			if (!node.process().isAlive()) {
 				continue;
 			}
@@ -203,7 +211,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 	 * @param port the node's port
 	 */
 	public void kill(int port) throws InterruptedException {
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			if (node.port() == port) {
 				node.process().destroyForcibly().waitFor();
 				return;
@@ -219,7 +227,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 	 * @return the port of the master killed
 	 */
 	public int loseForGood(String key) throws InterruptedException {
-		for (Node node : this.nodes) {
+		for (Listening node : this.nodes) {
 			admin(node.port(), (redis) -> redis.configSet("cluster-require-full-coverage", "no"));
 		}
 		int master = masterOf(key);
@@ -238,7 +246,7 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 
 	@Override
 	public void close() {
-		LocalRedisTopology.stop(this.nodes.stream().map(Node::process).toList(), this.directory);
+		LocalRedisTopology.stop(this.nodes.stream().map(Listening::process).toList(), this.directory);
 	}
 
 	static <T> T admin(int port, java.util.function.Function<RedisCommands<String, String>, T> command) {
@@ -249,9 +257,6 @@ public final class LocalRedisCluster implements LocalRedisTopology {
 		finally {
 			client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
 		}
-	}
-
-	private record Node(int port, Process process) {
 	}
 
 }

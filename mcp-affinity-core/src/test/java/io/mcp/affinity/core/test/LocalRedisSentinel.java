@@ -11,6 +11,7 @@ import java.util.List;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.sentinel.api.StatefulRedisSentinelConnection;
+import io.mcp.affinity.core.test.RedisServerBinary.Listening;
 import org.springframework.data.redis.connection.RedisNode;
 import org.springframework.data.redis.connection.RedisSentinelConfiguration;
 import org.springframework.data.redis.connection.lettuce.LettuceClientConfiguration;
@@ -46,54 +47,75 @@ public final class LocalRedisSentinel implements LocalRedisTopology {
 	 * @return the set-up
 	 */
 	public static LocalRedisSentinel start() {
+		LocalRedisSentinel sentinel;
 		try {
-			LocalRedisSentinel sentinel = new LocalRedisSentinel();
-			int master = sentinel.startData(List.of());
-			sentinel.startData(List.of("--replicaof", "127.0.0.1", Integer.toString(master)));
-			for (int i = 0; i < 3; i++) {
-				sentinel.startSentinel(master);
-			}
-			for (int port : sentinel.sentinelPorts) {
-				Waiting.until(Duration.ofSeconds(30), () -> sentinel.sentinelSees(port) ? "ready" : null);
-			}
-			return sentinel;
+			sentinel = new LocalRedisSentinel();
 		}
 		catch (IOException ex) {
 			throw new UncheckedIOException(ex);
 		}
+		try {
+			int master = sentinel.startData(List.of());
+			int replica = sentinel.startData(List.of("--replicaof", "127.0.0.1", Integer.toString(master)));
+			// The sentinels learn of the replica from the master's INFO, asked every ten seconds: a replica linked
+			// before they first ask is known at once.
+			Waiting.until(Duration.ofSeconds(30), () -> LocalRedisCluster.admin(replica,
+					(redis) -> redis.info("replication").contains("master_link_status:up") ? "linked" : null));
+			for (int i = 0; i < 3; i++) {
+				sentinel.startSentinel(master);
+			}
+			for (int port : sentinel.sentinelPorts) {
+				Waiting.until(Duration.ofSeconds(30), () -> sentinel.sentinelSees(port));
+			}
+			return sentinel;
+		}
+		catch (RuntimeException ex) {
+			// A set-up that never got ready leaves no process behind.
+			sentinel.close();
+			throw ex;
+		}
 	}
 
-	private int startData(List<String> extra) throws IOException {
-		int port = TestRedis.freePort();
-		Path dataDirectory = Files.createDirectories(this.directory.resolve("redis-" + port));
-		List<String> arguments = new ArrayList<>(List.of("--port", Integer.toString(port), "--bind", "127.0.0.1",
-				"--save", "", "--appendonly", "no"));
-		arguments.addAll(extra);
-		this.processes.add(RedisServerBinary.start(dataDirectory, arguments));
-		this.dataPorts.add(port);
-		return port;
+	private int startData(List<String> extra) {
+		Listening server = RedisServerBinary.startListening(this.directory, "redis", TestRedis::freePort,
+				(port, directory) -> {
+					List<String> arguments = new ArrayList<>(List.of("--port", Integer.toString(port), "--bind",
+							"127.0.0.1", "--save", "", "--appendonly", "no"));
+					arguments.addAll(extra);
+					return arguments;
+				});
+		this.processes.add(server.process());
+		this.dataPorts.add(server.port());
+		return server.port();
 	}
 
-	private void startSentinel(int master) throws IOException {
-		int port = TestRedis.freePort();
-		Path sentinelDirectory = Files.createDirectories(this.directory.resolve("sentinel-" + port));
-		// A sentinel rewrites its configuration file, so each gets a writable one of its own.
-		Path config = sentinelDirectory.resolve("sentinel.conf");
-		Files.writeString(config, String.join("\n", "port " + port, "bind 127.0.0.1",
-				"sentinel monitor " + MASTER_NAME + " 127.0.0.1 " + master + " 2",
-				"sentinel down-after-milliseconds " + MASTER_NAME + " " + DOWN_AFTER_MILLIS,
-				"sentinel failover-timeout " + MASTER_NAME + " 10000",
-				"sentinel parallel-syncs " + MASTER_NAME + " 1", ""));
-		this.processes.add(RedisServerBinary.start(sentinelDirectory, List.of(config.toString(), "--sentinel")));
-		this.sentinelPorts.add(port);
+	private void startSentinel(int master) {
+		Listening server = RedisServerBinary.startListening(this.directory, "sentinel", TestRedis::freePort,
+				(port, directory) -> {
+					// A sentinel rewrites its configuration file, so each gets a writable one of its own.
+					Path config = directory.resolve("sentinel.conf");
+					Files.writeString(config, String.join("\n", "port " + port, "bind 127.0.0.1",
+							"sentinel monitor " + MASTER_NAME + " 127.0.0.1 " + master + " 2",
+							"sentinel down-after-milliseconds " + MASTER_NAME + " " + DOWN_AFTER_MILLIS,
+							"sentinel failover-timeout " + MASTER_NAME + " 10000",
+							"sentinel parallel-syncs " + MASTER_NAME + " 1", ""));
+					return List.of(config.toString(), "--sentinel");
+				});
+		this.processes.add(server.process());
+		this.sentinelPorts.add(server.port());
 	}
 
-	// Whether a sentinel knows the master, its replica and the other sentinels.
-	private boolean sentinelSees(int port) {
+	// Whether a sentinel knows the master, its replica and the other sentinels; what it lacks, if not.
+	private String sentinelSees(int port) {
 		RedisClient client = RedisClient.create(RedisURI.create("127.0.0.1", port));
 		try (StatefulRedisSentinelConnection<String, String> connection = client.connectSentinel()) {
 			var master = connection.sync().master(MASTER_NAME);
-			return "2".equals(master.get("num-other-sentinels")) && "1".equals(master.get("num-slaves"));
+			if ("2".equals(master.get("num-other-sentinels")) && "1".equals(master.get("num-slaves"))) {
+				return "ready";
+			}
+			throw new IllegalStateException("The sentinel on port " + port + " sees " + master.get("num-slaves")
+					+ " replica(s) and " + master.get("num-other-sentinels") + " other sentinel(s); the master is "
+					+ master.get("flags"));
 		}
 		finally {
 			client.shutdown(Duration.ZERO, Duration.ofSeconds(1));
