@@ -345,6 +345,13 @@ public class McpAffinityProperties {
 		private @Nullable String trustedProxies;
 
 		/**
+		 * Name of the SSL bundle (spring.ssl.bundle.*) for forwards to https owners: its trust material, its key for a
+		 * client certificate, its protocols and ciphers. Unset, the servlet stack takes the JVM's TLS defaults and
+		 * WebFlux the gateway's spring.cloud.gateway.server.webflux.httpclient.ssl settings.
+		 */
+		private @Nullable String sslBundle;
+
+		/**
 		 * Secret shared by all instances that signs forwarded requests (HMAC-SHA256), so an instance rejects with 403 a
 		 * request that only claims to be forwarded. At least 16 characters. Strongly recommended with Redis.
 		 */
@@ -419,6 +426,14 @@ public class McpAffinityProperties {
 
 		public void setResponseTimeout(Duration responseTimeout) {
 			this.responseTimeout = responseTimeout;
+		}
+
+		public @Nullable String getSslBundle() {
+			return this.sslBundle;
+		}
+
+		public void setSslBundle(@Nullable String sslBundle) {
+			this.sslBundle = sslBundle;
 		}
 
 		public @Nullable String getTrustedProxies() {

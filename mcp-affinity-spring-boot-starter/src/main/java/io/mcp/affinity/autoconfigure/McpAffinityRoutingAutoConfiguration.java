@@ -22,6 +22,9 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
+import org.springframework.boot.ssl.NoSuchSslBundleException;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundles;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.env.Environment;
 import org.springframework.util.unit.DataSize;
@@ -46,6 +49,8 @@ public final class McpAffinityRoutingAutoConfiguration {
 	private static final String CONNECT_TIMEOUT_PROPERTY = "mcp.affinity.forwarding.connect-timeout";
 
 	private static final String RESPONSE_TIMEOUT_PROPERTY = "mcp.affinity.forwarding.response-timeout";
+
+	private static final String SSL_BUNDLE_PROPERTY = "mcp.affinity.forwarding.ssl-bundle";
 
 	@Bean
 	@ConditionalOnMissingBean
@@ -87,6 +92,33 @@ public final class McpAffinityRoutingAutoConfiguration {
 					"It must be longer than " + CONNECT_TIMEOUT_PROPERTY + " (" + connect + "), which it includes: "
 							+ "raise it above your slowest tool call that answers with plain JSON (60s by default), "
 							+ "or lower the connect timeout.");
+		}
+	}
+
+	/**
+	 * The SSL bundle forwards to https owners use, looked up at start-up so that a name no bundle has fails there,
+	 * not at the first forward.
+	 * @param forwarding the forwarding properties
+	 * @param sslBundles the application's bundles, if it has any
+	 * @return the bundle, or {@code null} when none is named
+	 */
+	static @Nullable SslBundle forwardingSslBundle(McpAffinityProperties.Forwarding forwarding,
+			@Nullable SslBundles sslBundles) {
+		String name = forwarding.getSslBundle();
+		if (name == null || name.isEmpty()) {
+			return null;
+		}
+		try {
+			if (sslBundles == null) {
+				throw new NoSuchSslBundleException(name, "The application has no SSL bundles");
+			}
+			return sslBundles.getBundle(name);
+		}
+		catch (NoSuchSslBundleException ex) {
+			throw new InvalidConfigurationPropertyValueException(SSL_BUNDLE_PROPERTY, name, "No SSL bundle is named '"
+					+ name + "'. Define it under spring.ssl.bundle.jks." + name + " or spring.ssl.bundle.pem." + name
+					+ " (a truststore with the certificate authority of the instances' certificates), or unset this "
+					+ "property.");
 		}
 	}
 

@@ -19,8 +19,12 @@ import org.apache.hc.client5.http.impl.classic.CloseableHttpClient;
 import org.apache.hc.client5.http.impl.classic.HttpClientBuilder;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
+import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
+import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
 import org.apache.hc.core5.http.io.SocketConfig;
+import org.apache.hc.core5.reactor.ssl.SSLBufferMode;
 import org.apache.hc.core5.util.Timeout;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -31,6 +35,9 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.ssl.SslBundle;
+import org.springframework.boot.ssl.SslBundles;
+import org.springframework.boot.ssl.SslOptions;
 import org.springframework.boot.thread.Threading;
 import org.springframework.boot.tomcat.ConfigurableTomcatWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
@@ -87,9 +94,11 @@ public final class McpAffinityServletAutoConfiguration {
 	@ConditionalOnMissingBean
 	ServletOwnerForwarder servletOwnerForwarder(InstanceIdentity mcpAffinityInstanceIdentity,
 			SessionRouting mcpAffinitySessionRouting, McpAffinityProperties properties, Environment environment,
-			ObjectProvider<ObservationRegistry> observationRegistry, ConfigurableListableBeanFactory beanFactory) {
+			ObjectProvider<ObservationRegistry> observationRegistry, ObjectProvider<SslBundles> sslBundles,
+			ConfigurableListableBeanFactory beanFactory) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
-		CloseableHttpClient httpClient = httpClient(forwarding.getConnectTimeout());
+		CloseableHttpClient httpClient = httpClient(forwarding.getConnectTimeout(),
+				McpAffinityRoutingAutoConfiguration.forwardingSslBundle(forwarding, sslBundles.getIfAvailable()));
 		AbortableRequestFactory requestFactory = new AbortableRequestFactory(httpClient);
 		GatewayMvcProperties gateway = Binder.get(environment)
 			.bindOrCreate(GatewayMvcProperties.PREFIX, GatewayMvcProperties.class);
@@ -130,10 +139,20 @@ public final class McpAffinityServletAutoConfiguration {
 	// redirects followed, no read timeout (it would end a quiet stream; the response timeout is the forwarder's own:
 	// the client's sockets otherwise read with a timeout of 3 minutes, its library default, which cut off every
 	// forwarded stream quiet that long), and a pool as large as the streams relayed at once (its default is 5
-	// connections per owner). TLS to an owner takes the JVM's defaults (javax.net.ssl.*, https.protocols).
-	private static CloseableHttpClient httpClient(Duration connectTimeout) {
-		PoolingHttpClientConnectionManager pool = PoolingHttpClientConnectionManagerBuilder.create()
-			.useSystemProperties()
+	// connections per owner). TLS to an owner takes the named SSL bundle, else the JVM's defaults (javax.net.ssl.*,
+	// https.protocols); the owner's host name (or IP address) is verified against its certificate either way.
+	private static CloseableHttpClient httpClient(Duration connectTimeout, @Nullable SslBundle sslBundle) {
+		PoolingHttpClientConnectionManagerBuilder builder = PoolingHttpClientConnectionManagerBuilder.create();
+		if (sslBundle != null) {
+			SslOptions options = sslBundle.getOptions();
+			builder.setTlsSocketStrategy(new DefaultClientTlsStrategy(sslBundle.createSslContext(),
+					options.getEnabledProtocols(), options.getCiphers(), SSLBufferMode.STATIC,
+					new DefaultHostnameVerifier()));
+		}
+		else {
+			builder.useSystemProperties();
+		}
+		PoolingHttpClientConnectionManager pool = builder
 			.setDefaultConnectionConfig(ConnectionConfig.custom().setConnectTimeout(Timeout.of(connectTimeout)).build())
 			.setDefaultSocketConfig(SocketConfig.custom().setSoTimeout(Timeout.DISABLED).build())
 			.setMaxConnPerRoute(MAX_CONNECTIONS)

@@ -66,13 +66,18 @@ public final class McpAffinityWebFluxAutoConfiguration {
 	private static final String GATEWAY_HTTP_CLIENT_PREFIX = GatewayProperties.PREFIX + ".httpclient";
 
 	@Bean
-	ForwardingHttpClients mcpAffinityHttpClients(Environment environment,
+	ForwardingHttpClients mcpAffinityHttpClients(Environment environment, McpAffinityProperties affinity,
 			ObjectProvider<ServerProperties> serverProperties, ObjectProvider<SslBundles> sslBundles,
 			ObjectProvider<HttpClientCustomizer> customizers) {
 		HttpClientProperties properties = Binder.get(environment)
 			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
-		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new),
-				sslBundles.getIfAvailable(DefaultSslBundleRegistry::new), customizers.orderedStream().toList());
+		SslBundles bundles = sslBundles.getIfAvailable(DefaultSslBundleRegistry::new);
+		// The bundle named for both stacks takes the place of the gateway's own.
+		if (McpAffinityRoutingAutoConfiguration.forwardingSslBundle(affinity.getForwarding(), bundles) != null) {
+			properties.getSsl().setSslBundle(affinity.getForwarding().getSslBundle());
+		}
+		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new), bundles,
+				customizers.orderedStream().toList());
 	}
 
 	@Bean

@@ -7,6 +7,8 @@ import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
+import javax.net.ssl.SSLException;
+
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.mcp.affinity.core.InstanceIdentity;
@@ -41,6 +43,9 @@ import reactor.core.publisher.Mono;
 public final class SessionRouting {
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionRouting.class);
+
+	private static final String TLS_HINT = " (the TLS handshake failed: for an owner's certificate from a private "
+			+ "certificate authority, name an SSL bundle that trusts it in mcp.affinity.forwarding.ssl-bundle)";
 
 	private final SessionOwnerResolver resolver;
 
@@ -299,6 +304,18 @@ public final class SessionRouting {
 		this.reportedFailing.invalidate(forward.owner().epoch());
 	}
 
+	// A failed TLS handshake with an owner: most often a certificate the forwarder's trust material does not cover.
+	private static boolean tlsFailure(Throwable error) {
+		Throwable cause = error;
+		for (int depth = 0; depth < 32 && cause != null; depth++) {
+			if (cause instanceof SSLException) {
+				return true;
+			}
+			cause = cause.getCause();
+		}
+		return false;
+	}
+
 	private static Throwable innermost(Throwable error) {
 		Throwable innermost = error;
 		// Bounded: a cycle of causes must not hold the request.
@@ -360,8 +377,8 @@ public final class SessionRouting {
 			logger.debug("ForwardFailed owner={}, client gone ({})", owner.address(), cause.toString());
 		}
 		else if (this.reportedFailing.asMap().putIfAbsent(owner.epoch(), Boolean.TRUE) == null) {
-			logger.warn("ForwardFailed owner={} ({}); its clients get 502 until it answers", owner.address(),
-					cause.toString());
+			logger.warn("ForwardFailed owner={} ({}); its clients get 502 until it answers{}", owner.address(),
+					cause.toString(), tlsFailure(error) ? TLS_HINT : "");
 		}
 		logger.debug("ForwardFailed owner={}", owner.address(), cause);
 		return Mono.just(JsonRpcErrors.FORWARD_FAILED);

@@ -7,6 +7,7 @@ import java.net.PasswordAuthentication;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -34,9 +35,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.boot.web.server.WebServer;
@@ -57,6 +60,7 @@ import reactor.netty.resources.ConnectionProvider;
 import reactor.netty.resources.LoopResources;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
@@ -120,12 +124,18 @@ class OwnerForwardingTests {
 
 	@BeforeEach
 	void start() {
+		start(new String[0]);
+	}
+
+	// Starts the instance under test with these properties besides the tests' own.
+	private void start(String... properties) {
 		this.instance = instance()
 			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
 					"spring.main.banner-mode=off", "management.tracing.sampling.probability=1.0",
 					"mcp.affinity.forwarding.secret=" + SECRET, "mcp.affinity.request-body-timeout=1s",
 					"mcp.affinity.forwarding.response-timeout=" + RESPONSE_TIMEOUT.toSeconds() + "s",
 					NO_SECURITY + alsoExcluded())
+			.properties(properties)
 			.run();
 		this.store = this.instance.getBean(OwnershipStore.class);
 		this.registry = this.instance.getBean(MapRegistry.class);
@@ -215,7 +225,12 @@ class OwnerForwardingTests {
 
 	// A new session owned by the live instance of that epoch, listening on that loopback port.
 	private String ownedBy(int port, String epoch) {
-		this.registry.live.put(epoch, new InstanceIdentity(URI.create("http://127.0.0.1:" + port), epoch));
+		return ownedBy(URI.create("http://127.0.0.1:" + port), epoch);
+	}
+
+	// A new session owned by the live instance of that epoch, at that address.
+	private String ownedBy(URI address, String epoch) {
+		this.registry.live.put(epoch, new InstanceIdentity(address, epoch));
 		String session = epoch + "-session-" + System.nanoTime();
 		this.store.claim(SessionId.of(session), epoch).block();
 		return session;
@@ -367,6 +382,84 @@ class OwnerForwardingTests {
 		}
 	}
 
+	// An owner that serves https with a private certificate authority's certificate for its IP address gets its
+	// forwards through the SSL bundle mcp.affinity.forwarding.ssl-bundle names: one property on both stacks.
+	@Test
+	void anHttpsOwnerGetsItsForwardsThroughTheSslBundleTheForwardingNames(@TempDir Path certificates)
+			throws InterruptedException {
+		OwnerCertificate certificate = OwnerCertificate.create(certificates);
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, false)) {
+			this.instance.close();
+			start("spring.ssl.bundle.pem.instances.truststore.certificate=file:" + certificate.certificate(),
+					"mcp.affinity.forwarding.ssl-bundle=instances");
+			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
+
+			Response response = postAs(session, null);
+
+			assertThat(response.status()).isEqualTo(200);
+			assertThat(response.body()).isEqualTo("{\"echo\":2}");
+			assertThat(httpsOwner.received).hasSize(1);
+			assertThat(httpsOwner.received.get(0).headers().get("Mcp-Session-Id")).isEqualTo(session);
+			// A stream, relayed event by event over TLS, and closed upstream when the client leaves.
+			List<String> events = eventChunks(session).take(2).collectList().block(Duration.ofSeconds(10));
+			assertThat(String.join("", events)).contains("event-0").contains("event-1");
+			assertThat(httpsOwner.streamCancelled.await(5, TimeUnit.SECONDS)).isTrue();
+		}
+	}
+
+	// An owner that asks for a client certificate (instances in mutual TLS) gets the one in the bundle's key store;
+	// here the owner's own, which is all it trusts.
+	@Test
+	void anOwnerThatRequiresAClientCertificateGetsTheBundles(@TempDir Path certificates) {
+		OwnerCertificate certificate = OwnerCertificate.create(certificates);
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, true)) {
+			this.instance.close();
+			start("spring.ssl.bundle.jks.instances.keystore.location=file:" + certificate.keyStore(),
+					"spring.ssl.bundle.jks.instances.keystore.password=" + OwnerCertificate.PASSWORD,
+					"spring.ssl.bundle.jks.instances.keystore.type=PKCS12",
+					"spring.ssl.bundle.jks.instances.truststore.location=file:" + certificate.keyStore(),
+					"spring.ssl.bundle.jks.instances.truststore.password=" + OwnerCertificate.PASSWORD,
+					"spring.ssl.bundle.jks.instances.truststore.type=PKCS12",
+					"mcp.affinity.forwarding.ssl-bundle=instances");
+			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
+
+			Response response = postAs(session, null);
+
+			assertThat(response.status()).isEqualTo(200);
+			assertThat(httpsOwner.received).hasSize(1);
+		}
+	}
+
+	// Without the bundle, the same owner's certificate is one the JVM's trust store does not know: the forward is
+	// refused before a byte of the request is sent, the session stays the owner's, and the log names the property.
+	@Test
+	@ExtendWith(OutputCaptureExtension.class)
+	void anHttpsOwnerWhoseCertificateNothingTrustsGetsNoForward(@TempDir Path certificates, CapturedOutput output) {
+		OwnerCertificate certificate = OwnerCertificate.create(certificates);
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, false)) {
+			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
+
+			Response response = postAs(session, null);
+
+			assertThat(response.status()).isEqualTo(502);
+			assertThat(httpsOwner.received).isEmpty();
+			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("https-epoch");
+			assertThat(output).contains("TLS handshake failed").contains("mcp.affinity.forwarding.ssl-bundle");
+		}
+	}
+
+	@Test
+	void anSslBundleNameNoBundleHasFailsStartUpNamingTheProperty() {
+		assertThatThrownBy(() -> instance()
+			.properties("server.port=0", "server.address=127.0.0.1", "mcp.affinity.store=memory",
+					"spring.main.banner-mode=off", "mcp.affinity.forwarding.ssl-bundle=instances",
+					NO_SECURITY + alsoExcluded())
+			.run()).hasRootCauseInstanceOf(InvalidConfigurationPropertyValueException.class)
+			.rootCause()
+			.hasMessageContaining("mcp.affinity.forwarding.ssl-bundle")
+			.hasMessageContaining("spring.ssl.bundle");
+	}
+
 	private Response postAs(String session, String cookie) {
 		return this.client
 			.headers((headers) -> {
@@ -383,18 +476,22 @@ class OwnerForwardingTests {
 			.block(Duration.ofSeconds(10));
 	}
 
-	@Test
-	void sseStreamIsRelayedEventByEventAndClosedUpstreamWhenTheClientLeaves() throws InterruptedException {
-		String session = ownedRemotely();
-		List<Long> arrivals = new CopyOnWriteArrayList<>();
-		List<String> events = this.client.headers((headers) -> headers.set("Mcp-Session-Id", session)
+	// The chunks of a session's GET stream that carry the stand-in owner's events, as they arrive.
+	private Flux<String> eventChunks(String session) {
+		return this.client.headers((headers) -> headers.set("Mcp-Session-Id", session)
 			.set("Accept", "text/event-stream"))
 			.get()
 			.uri("/mcp")
 			.responseContent()
 			.asString()
-			.filter((chunk) -> chunk.contains("event-"))
-			.doOnNext((chunk) -> arrivals.add(System.nanoTime()))
+			.filter((chunk) -> chunk.contains("event-"));
+	}
+
+	@Test
+	void sseStreamIsRelayedEventByEventAndClosedUpstreamWhenTheClientLeaves() throws InterruptedException {
+		String session = ownedRemotely();
+		List<Long> arrivals = new CopyOnWriteArrayList<>();
+		List<String> events = eventChunks(session).doOnNext((chunk) -> arrivals.add(System.nanoTime()))
 			.take(3)
 			.collectList()
 			.block(Duration.ofSeconds(10));

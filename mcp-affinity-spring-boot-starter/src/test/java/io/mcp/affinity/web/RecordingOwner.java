@@ -7,18 +7,21 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.ssl.ClientAuth;
+import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 import reactor.netty.DisposableServer;
+import reactor.netty.http.Http11SslContextSpec;
 import reactor.netty.http.server.HttpServer;
 import reactor.netty.resources.LoopResources;
 
 /**
- * Stands in for the owning instance, on loopback: records every request it receives (headers and body), answers
- * POST with JSON, a header or two and a cookie naming the request (as an application that keeps an HTTP session
- * does), and answers GET with an SSE stream of an event every 300 ms until the forwarder closes it (as an MCP stream
- * with keep-alive pings). It runs on an event loop of its own: Reactor Netty's global ones belong to the instance
- * under test, which disposes of them when it stops.
+ * Stands in for the owning instance, on loopback, over http or https: records every request it receives (headers
+ * and body), answers POST with JSON, a header or two and a cookie naming the request (as an application that keeps an
+ * HTTP session does), and answers GET with an SSE stream of an event every 300 ms until the forwarder closes it (as an
+ * MCP stream with keep-alive pings). It runs on an event loop of its own: Reactor Netty's global ones belong to the
+ * instance under test, which disposes of them when it stops.
  */
 final class RecordingOwner implements AutoCloseable {
 
@@ -31,7 +34,27 @@ final class RecordingOwner implements AutoCloseable {
 	private final DisposableServer server;
 
 	RecordingOwner() {
-		this.server = HttpServer.create().runOn(this.loops).host("127.0.0.1").port(0).route((routes) -> routes
+		this(null, false);
+	}
+
+	/**
+	 * An owner that serves https with that certificate.
+	 * @param certificate the owner's certificate, or {@code null} to serve plain http
+	 * @param clientCertificateRequired whether a client must present a certificate, the owner's own being the only one
+	 * it trusts
+	 */
+	RecordingOwner(@Nullable OwnerCertificate certificate, boolean clientCertificateRequired) {
+		HttpServer server = HttpServer.create().runOn(this.loops).host("127.0.0.1").port(0);
+		if (certificate != null) {
+			Http11SslContextSpec tls = Http11SslContextSpec.forServer(certificate.keyManagers());
+			if (clientCertificateRequired) {
+				tls = tls.configure((context) -> context.clientAuth(ClientAuth.REQUIRE)
+					.trustManager(certificate.certificate().toFile()));
+			}
+			Http11SslContextSpec spec = tls;
+			server = server.secure((ssl) -> ssl.sslContext(spec));
+		}
+		this.server = server.route((routes) -> routes
 			.post("/mcp", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)
 				.defaultIfEmpty("")
 				.flatMap((body) -> {

@@ -1,0 +1,98 @@
+package io.mcp.affinity.web;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import javax.net.ssl.KeyManagerFactory;
+
+/**
+ * A self-signed certificate for an owner that serves https on loopback, its own certificate authority, as a private
+ * CA's certificate for an instance's IP address is: made with the JDK's keytool at test time (no key material kept in
+ * the repository), valid for 127.0.0.1 and for a day.
+ */
+final class OwnerCertificate {
+
+	/** The password of the key store and of its key. */
+	static final String PASSWORD = "owner-test-password";
+
+	private final Path keyStore;
+
+	private final Path certificate;
+
+	private OwnerCertificate(Path keyStore, Path certificate) {
+		this.keyStore = keyStore;
+		this.certificate = certificate;
+	}
+
+	/**
+	 * Makes the key pair and its certificate.
+	 * @param directory where the key store and the certificate (PEM) are written
+	 * @return the certificate
+	 */
+	static OwnerCertificate create(Path directory) {
+		Path keyStore = directory.resolve("owner.p12");
+		Path certificate = directory.resolve("owner.pem");
+		keytool("-genkeypair", "-alias", "owner", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "1",
+				"-dname", "CN=mcp-affinity test owner", "-ext", "san=ip:127.0.0.1", "-storetype", "PKCS12",
+				"-keystore", keyStore.toString(), "-storepass", PASSWORD, "-keypass", PASSWORD);
+		keytool("-exportcert", "-rfc", "-alias", "owner", "-keystore", keyStore.toString(), "-storepass", PASSWORD,
+				"-file", certificate.toString());
+		return new OwnerCertificate(keyStore, certificate);
+	}
+
+	private static void keytool(String... arguments) {
+		List<String> command = new ArrayList<>();
+		command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
+		command.addAll(List.of(arguments));
+		try {
+			Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+			String output = new String(process.getInputStream().readAllBytes());
+			if (!process.waitFor(30, TimeUnit.SECONDS) || process.exitValue() != 0) {
+				throw new IllegalStateException("keytool failed: " + output);
+			}
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (InterruptedException ex) {
+			Thread.currentThread().interrupt();
+			throw new IllegalStateException(ex);
+		}
+	}
+
+	/** The certificate, PEM-encoded: what a client's trust store holds. */
+	Path certificate() {
+		return this.certificate;
+	}
+
+	/** The key store (PKCS12) that holds the key and its certificate. */
+	Path keyStore() {
+		return this.keyStore;
+	}
+
+	/** The owner's key and certificate, for its server. */
+	KeyManagerFactory keyManagers() {
+		try (InputStream in = Files.newInputStream(this.keyStore)) {
+			KeyStore store = KeyStore.getInstance("PKCS12");
+			store.load(in, PASSWORD.toCharArray());
+			KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+			factory.init(store, PASSWORD.toCharArray());
+			return factory;
+		}
+		catch (IOException ex) {
+			throw new UncheckedIOException(ex);
+		}
+		catch (GeneralSecurityException ex) {
+			throw new IllegalStateException(ex);
+		}
+	}
+
+}
