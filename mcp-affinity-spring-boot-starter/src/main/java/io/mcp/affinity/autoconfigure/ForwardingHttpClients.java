@@ -5,29 +5,49 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Supplier;
 
+import io.netty.handler.ssl.SslContextBuilder;
+import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.DisposableBean;
+import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
+import org.springframework.boot.ssl.SslManagerBundle;
+import org.springframework.boot.ssl.SslOptions;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
 import org.springframework.cloud.gateway.config.HttpClientCustomizer;
 import org.springframework.cloud.gateway.config.HttpClientFactory;
 import org.springframework.cloud.gateway.config.HttpClientProperties;
 import org.springframework.cloud.gateway.config.HttpClientSslConfigurer;
+import reactor.netty.http.Http11SslContextSpec;
+import reactor.netty.http.Http2SslContextSpec;
 import reactor.netty.http.client.HttpClient;
 import reactor.netty.resources.ConnectionProvider;
+import reactor.netty.tcp.SslProvider;
 
 /**
  * The WebFlux forwarder's clients to the owners, built by Spring Cloud Gateway's {@link HttpClientFactory} from its
- * {@code httpclient} properties (pool, SSL, proxy, wiretap, customizers): each one with a connection pool of its own,
- * as the forwarder keeps one client per event loop. The pools are closed when the application stops.
+ * {@code httpclient} properties (pool, SSL unless {@code mcp.affinity.forwarding.ssl-bundle} names a bundle, proxy,
+ * wiretap, customizers): each one with a connection pool of its own, as the forwarder keeps one client per event loop.
+ * The pools are closed when the application stops.
  */
 final class ForwardingHttpClients implements Supplier<HttpClient>, DisposableBean {
 
 	private final Factory factory;
 
+	/**
+	 * The clients, built as the gateway builds its own.
+	 * @param properties the gateway's {@code httpclient} properties
+	 * @param server the server's properties (HTTP/2 or not)
+	 * @param sslBundles the application's SSL bundles
+	 * @param forwardingBundle the bundle {@code mcp.affinity.forwarding.ssl-bundle} names, in place of the gateway's
+	 * SSL settings, or {@code null}
+	 * @param customizers the gateway's client customizers
+	 */
 	ForwardingHttpClients(HttpClientProperties properties, ServerProperties server, SslBundles sslBundles,
-			List<HttpClientCustomizer> customizers) {
-		HttpClientSslConfigurer ssl = new HttpClientSslConfigurer(properties.getSsl(), server, sslBundles) {
-		};
+			@Nullable SslBundle forwardingBundle, List<HttpClientCustomizer> customizers) {
+		HttpClientSslConfigurer ssl = (forwardingBundle != null)
+				? new BundleSslConfigurer(properties.getSsl(), server, sslBundles, forwardingBundle)
+				: new HttpClientSslConfigurer(properties.getSsl(), server, sslBundles) {
+				};
 		this.factory = new Factory(properties, server, ssl, customizers);
 	}
 
@@ -41,6 +61,48 @@ final class ForwardingHttpClients implements Supplier<HttpClient>, DisposableBea
 		for (ConnectionProvider pool : this.factory.pools) {
 			pool.dispose();
 		}
+	}
+
+	/**
+	 * TLS from the forwarding bundle alone: its trust and key material, protocols and ciphers, with the gateway's
+	 * handshake and close-notify timeouts. The gateway's own configurer takes only a bundle's managers, and lets its
+	 * trusted certificates or its insecure trust manager, when set, win over the bundle's trust.
+	 */
+	private static final class BundleSslConfigurer extends HttpClientSslConfigurer {
+
+		private final SslBundle bundle;
+
+		private final boolean http2;
+
+		BundleSslConfigurer(HttpClientProperties.Ssl properties, ServerProperties server, SslBundles sslBundles,
+				SslBundle bundle) {
+			super(properties, server, sslBundles);
+			this.bundle = bundle;
+			this.http2 = server.getHttp2().isEnabled();
+		}
+
+		@Override
+		public HttpClient configureSsl(HttpClient client) {
+			HttpClientProperties.Ssl properties = getSslProperties();
+			SslProvider.GenericSslContextSpec<SslContextBuilder> context = this.http2 ? Http2SslContextSpec.forClient()
+					: Http11SslContextSpec.forClient();
+			context.configure((builder) -> {
+				SslManagerBundle managers = this.bundle.getManagers();
+				builder.trustManager(managers.getTrustManagerFactory()).keyManager(managers.getKeyManagerFactory());
+				SslOptions options = this.bundle.getOptions();
+				if (options.getEnabledProtocols() != null) {
+					builder.protocols(options.getEnabledProtocols());
+				}
+				if (options.getCiphers() != null) {
+					builder.ciphers(SslOptions.asSet(options.getCiphers()));
+				}
+			});
+			return client.secure((tls) -> tls.sslContext(context)
+				.handshakeTimeout(properties.getHandshakeTimeout())
+				.closeNotifyFlushTimeout(properties.getCloseNotifyFlushTimeout())
+				.closeNotifyReadTimeout(properties.getCloseNotifyReadTimeout()));
+		}
+
 	}
 
 	/** The gateway's factory, keeping each pool it builds. */

@@ -345,9 +345,9 @@ public class McpAffinityProperties {
 		private @Nullable String trustedProxies;
 
 		/**
-		 * Name of the SSL bundle (spring.ssl.bundle.*) for forwards to https owners: its trust material, its key for a
-		 * client certificate, its protocols and ciphers. Unset, the servlet stack takes the JVM's TLS defaults and
-		 * WebFlux the gateway's spring.cloud.gateway.server.webflux.httpclient.ssl settings.
+		 * Name of the SSL bundle (spring.ssl.bundle.*) that alone decides the TLS of forwards to https owners: its
+		 * trust material, its key for a client certificate, its protocols and ciphers. Unset, the servlet stack takes
+		 * the JVM's TLS defaults and WebFlux the gateway's spring.cloud.gateway.server.webflux.httpclient.ssl settings.
 		 */
 		private @Nullable String sslBundle;
 

@@ -72,11 +72,8 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		HttpClientProperties properties = Binder.get(environment)
 			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
 		SslBundles bundles = sslBundles.getIfAvailable(DefaultSslBundleRegistry::new);
-		// The bundle named for both stacks takes the place of the gateway's own.
-		if (McpAffinityRoutingAutoConfiguration.forwardingSslBundle(affinity.getForwarding(), bundles) != null) {
-			properties.getSsl().setSslBundle(affinity.getForwarding().getSslBundle());
-		}
 		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new), bundles,
+				McpAffinityRoutingAutoConfiguration.forwardingSslBundle(affinity.getForwarding(), bundles),
 				customizers.orderedStream().toList());
 	}
 

@@ -7,7 +7,8 @@ import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.Supplier;
 
-import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
@@ -44,8 +45,9 @@ public final class SessionRouting {
 
 	private static final Logger logger = LoggerFactory.getLogger(SessionRouting.class);
 
-	private static final String TLS_HINT = " (the TLS handshake failed: for an owner's certificate from a private "
-			+ "certificate authority, name an SSL bundle that trusts it in mcp.affinity.forwarding.ssl-bundle)";
+	private static final String TLS_HINT = " (the TLS handshake failed: the owner's certificate must be trusted by the "
+			+ "SSL bundle mcp.affinity.forwarding.ssl-bundle names, else by the JVM's trust store, and must name the "
+			+ "address the owner registered)";
 
 	private final SessionOwnerResolver resolver;
 
@@ -304,11 +306,11 @@ public final class SessionRouting {
 		this.reportedFailing.invalidate(forward.owner().epoch());
 	}
 
-	// A failed TLS handshake with an owner: most often a certificate the forwarder's trust material does not cover.
+	// A failed TLS handshake with an owner (its certificate refused, or not naming its address), not a broken record.
 	private static boolean tlsFailure(Throwable error) {
 		Throwable cause = error;
 		for (int depth = 0; depth < 32 && cause != null; depth++) {
-			if (cause instanceof SSLException) {
+			if (cause instanceof SSLHandshakeException || cause instanceof SSLPeerUnverifiedException) {
 				return true;
 			}
 			cause = cause.getCause();

@@ -1,5 +1,6 @@
 package io.mcp.affinity.web;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -16,7 +17,7 @@ import javax.net.ssl.KeyManagerFactory;
 /**
  * A self-signed certificate for an owner that serves https on loopback, its own certificate authority, as a private
  * CA's certificate for an instance's IP address is: made with the JDK's keytool at test time (no key material kept in
- * the repository), valid for 127.0.0.1 and for a day.
+ * the repository), valid for a day, for 127.0.0.1 unless other names are asked for.
  */
 final class OwnerCertificate {
 
@@ -33,30 +34,49 @@ final class OwnerCertificate {
 	}
 
 	/**
-	 * Makes the key pair and its certificate.
+	 * Makes the key pair and its certificate, for 127.0.0.1.
 	 * @param directory where the key store and the certificate (PEM) are written
 	 * @return the certificate
 	 */
 	static OwnerCertificate create(Path directory) {
+		return create(directory, "ip:127.0.0.1");
+	}
+
+	/**
+	 * Makes the key pair and its certificate, for the names given.
+	 * @param directory where the key store and the certificate (PEM) are written
+	 * @param subjectAlternativeNames keytool's {@code san} extension, e.g. {@code dns:owner.example}
+	 * @return the certificate
+	 */
+	static OwnerCertificate create(Path directory, String subjectAlternativeNames) {
 		Path keyStore = directory.resolve("owner.p12");
 		Path certificate = directory.resolve("owner.pem");
-		keytool("-genkeypair", "-alias", "owner", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "1",
-				"-dname", "CN=mcp-affinity test owner", "-ext", "san=ip:127.0.0.1", "-storetype", "PKCS12",
-				"-keystore", keyStore.toString(), "-storepass", PASSWORD, "-keypass", PASSWORD);
-		keytool("-exportcert", "-rfc", "-alias", "owner", "-keystore", keyStore.toString(), "-storepass", PASSWORD,
-				"-file", certificate.toString());
+		keytool(directory, "-genkeypair", "-alias", "owner", "-keyalg", "EC", "-groupname", "secp256r1", "-validity",
+				"1", "-dname", "CN=mcp-affinity test owner", "-ext", "san=" + subjectAlternativeNames, "-storetype",
+				"PKCS12", "-keystore", keyStore.toString(), "-storepass", PASSWORD, "-keypass", PASSWORD);
+		keytool(directory, "-exportcert", "-rfc", "-alias", "owner", "-keystore", keyStore.toString(), "-storepass",
+				PASSWORD, "-file", certificate.toString());
 		return new OwnerCertificate(keyStore, certificate);
 	}
 
-	private static void keytool(String... arguments) {
+	private static void keytool(Path directory, String... arguments) {
 		List<String> command = new ArrayList<>();
 		command.add(Path.of(System.getProperty("java.home"), "bin", "keytool").toString());
 		command.addAll(List.of(arguments));
+		Path log = directory.resolve("keytool.log");
 		try {
-			Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-			String output = new String(process.getInputStream().readAllBytes());
-			if (!process.waitFor(30, TimeUnit.SECONDS) || process.exitValue() != 0) {
-				throw new IllegalStateException("keytool failed: " + output);
+			// Nothing to read from: a keytool that asked for input would fail rather than wait.
+			Process process = new ProcessBuilder(command)
+				.redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+				.redirectErrorStream(true)
+				.redirectOutput(log.toFile())
+				.start();
+			if (!process.waitFor(30, TimeUnit.SECONDS)) {
+				process.destroyForcibly();
+				throw new IllegalStateException("keytool did not finish within 30 s: " + Files.readString(log));
+			}
+			if (process.exitValue() != 0) {
+				throw new IllegalStateException("keytool failed: " + Files.readString(log));
 			}
 		}
 		catch (IOException ex) {

@@ -7,14 +7,17 @@ import java.net.PasswordAuthentication;
 import java.net.ProxySelector;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 import brave.handler.MutableSpan;
 import brave.handler.SpanHandler;
@@ -31,6 +34,8 @@ import io.mcp.affinity.web.RecordingOwner.Received;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContextBuilder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -99,6 +104,10 @@ class OwnerForwardingTests {
 			+ "org.springframework.boot.micrometer.tracing.brave.autoconfigure.BraveAutoConfiguration,"
 			+ "org.springframework.boot.micrometer.tracing.autoconfigure.MicrometerTracingAutoConfiguration,"
 			+ "org.springframework.boot.micrometer.tracing.autoconfigure.NoopTracerAutoConfiguration";
+
+	// The TLS set-up of an https stand-in owner, as its certificate makes it.
+	private static final Consumer<SslContextBuilder> AS_IS = (tls) -> {
+	};
 
 	// A header the application's own filter (below) answers with 401 when it says "closed".
 	static final String GATE = "X-Test-Gate";
@@ -388,11 +397,9 @@ class OwnerForwardingTests {
 	void anHttpsOwnerGetsItsForwardsThroughTheSslBundleTheForwardingNames(@TempDir Path certificates)
 			throws InterruptedException {
 		OwnerCertificate certificate = OwnerCertificate.create(certificates);
-		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, false)) {
-			this.instance.close();
-			start("spring.ssl.bundle.pem.instances.truststore.certificate=file:" + certificate.certificate(),
-					"mcp.affinity.forwarding.ssl-bundle=instances");
-			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, AS_IS)) {
+			restart(trusting(certificate));
+			String session = ownedBy(https(httpsOwner), "https-epoch");
 
 			Response response = postAs(session, null);
 
@@ -412,18 +419,17 @@ class OwnerForwardingTests {
 	@Test
 	void anOwnerThatRequiresAClientCertificateGetsTheBundles(@TempDir Path certificates) {
 		OwnerCertificate certificate = OwnerCertificate.create(certificates);
-		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, true)) {
-			this.instance.close();
-			start("spring.ssl.bundle.jks.instances.keystore.location=file:" + certificate.keyStore(),
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate,
+				(tls) -> tls.clientAuth(ClientAuth.REQUIRE).trustManager(certificate.certificate().toFile()))) {
+			restart("spring.ssl.bundle.jks.instances.keystore.location=file:" + certificate.keyStore(),
 					"spring.ssl.bundle.jks.instances.keystore.password=" + OwnerCertificate.PASSWORD,
 					"spring.ssl.bundle.jks.instances.keystore.type=PKCS12",
 					"spring.ssl.bundle.jks.instances.truststore.location=file:" + certificate.keyStore(),
 					"spring.ssl.bundle.jks.instances.truststore.password=" + OwnerCertificate.PASSWORD,
 					"spring.ssl.bundle.jks.instances.truststore.type=PKCS12",
 					"mcp.affinity.forwarding.ssl-bundle=instances");
-			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
 
-			Response response = postAs(session, null);
+			Response response = postAs(ownedBy(https(httpsOwner), "https-epoch"), null);
 
 			assertThat(response.status()).isEqualTo(200);
 			assertThat(httpsOwner.received).hasSize(1);
@@ -436,8 +442,8 @@ class OwnerForwardingTests {
 	@ExtendWith(OutputCaptureExtension.class)
 	void anHttpsOwnerWhoseCertificateNothingTrustsGetsNoForward(@TempDir Path certificates, CapturedOutput output) {
 		OwnerCertificate certificate = OwnerCertificate.create(certificates);
-		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, false)) {
-			String session = ownedBy(URI.create("https://127.0.0.1:" + httpsOwner.port()), "https-epoch");
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, AS_IS)) {
+			String session = ownedBy(https(httpsOwner), "https-epoch");
 
 			Response response = postAs(session, null);
 
@@ -446,6 +452,72 @@ class OwnerForwardingTests {
 			assertThat(this.store.findOwner(SessionId.of(session)).block()).isEqualTo("https-epoch");
 			assertThat(output).contains("TLS handshake failed").contains("mcp.affinity.forwarding.ssl-bundle");
 		}
+	}
+
+	// A trusted certificate that names another host is refused: the forward verifies the owner's name (its registered
+	// IP address here) against the certificate, as any https client does.
+	@Test
+	void anHttpsOwnerWhoseCertificateNamesAnotherHostGetsNoForward(@TempDir Path certificates) {
+		OwnerCertificate certificate = OwnerCertificate.create(certificates, "dns:owner.example");
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, AS_IS)) {
+			restart(trusting(certificate));
+
+			Response response = postAs(ownedBy(https(httpsOwner), "https-epoch"), null);
+
+			assertThat(response.status()).isEqualTo(502);
+			assertThat(httpsOwner.received).isEmpty();
+		}
+	}
+
+	// With the bundle named, it alone decides whom a forward trusts: not the gateway's insecure trust manager (WebFlux
+	// would otherwise let it win over a bundle's trust), which the servlet stack never reads.
+	@Test
+	void theBundleAloneDecidesTrustThoughTheGatewayTrustsEveryCertificate(@TempDir Path certificates)
+			throws IOException {
+		OwnerCertificate certificate = OwnerCertificate.create(Files.createDirectory(certificates.resolve("owner")));
+		OwnerCertificate another = OwnerCertificate.create(Files.createDirectory(certificates.resolve("another")));
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, AS_IS)) {
+			restart(trusting(another,
+					"spring.cloud.gateway.server.webflux.httpclient.ssl.use-insecure-trust-manager=true"));
+
+			Response response = postAs(ownedBy(https(httpsOwner), "https-epoch"), null);
+
+			assertThat(response.status()).isEqualTo(502);
+			assertThat(httpsOwner.received).isEmpty();
+		}
+	}
+
+	// The bundle's options apply: a bundle that enables TLS 1.2 alone cannot reach an owner that speaks TLS 1.3 alone.
+	@Test
+	void theBundlesProtocolsApplyToTheForward(@TempDir Path certificates) {
+		OwnerCertificate certificate = OwnerCertificate.create(certificates);
+		try (RecordingOwner httpsOwner = new RecordingOwner(certificate, (tls) -> tls.protocols("TLSv1.3"))) {
+			restart(trusting(certificate, "spring.ssl.bundle.pem.instances.options.enabled-protocols=TLSv1.2"));
+
+			Response response = postAs(ownedBy(https(httpsOwner), "https-epoch"), null);
+
+			assertThat(response.status()).isEqualTo(502);
+			assertThat(httpsOwner.received).isEmpty();
+		}
+	}
+
+	// Properties of a PEM bundle "instances" that trusts the certificate, named for forwarding, and more.
+	private static String[] trusting(OwnerCertificate certificate, String... more) {
+		List<String> properties = new ArrayList<>(List.of(
+				"spring.ssl.bundle.pem.instances.truststore.certificate=file:" + certificate.certificate(),
+				"mcp.affinity.forwarding.ssl-bundle=instances"));
+		properties.addAll(List.of(more));
+		return properties.toArray(String[]::new);
+	}
+
+	private static URI https(RecordingOwner owner) {
+		return URI.create("https://127.0.0.1:" + owner.port());
+	}
+
+	// Stops the instance under test and starts it again with these properties besides the tests' own.
+	private void restart(String... properties) {
+		this.instance.close();
+		start(properties);
 	}
 
 	@Test

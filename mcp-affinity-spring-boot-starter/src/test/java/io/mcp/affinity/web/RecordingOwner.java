@@ -5,9 +5,10 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.Consumer;
 
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContextBuilder;
 import org.jspecify.annotations.Nullable;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -34,25 +35,20 @@ final class RecordingOwner implements AutoCloseable {
 	private final DisposableServer server;
 
 	RecordingOwner() {
-		this(null, false);
+		this(null, (tls) -> {
+		});
 	}
 
 	/**
 	 * An owner that serves https with that certificate.
 	 * @param certificate the owner's certificate, or {@code null} to serve plain http
-	 * @param clientCertificateRequired whether a client must present a certificate, the owner's own being the only one
-	 * it trusts
+	 * @param tls more of its TLS set-up (the protocols it accepts, a client certificate it requires)
 	 */
-	RecordingOwner(@Nullable OwnerCertificate certificate, boolean clientCertificateRequired) {
+	RecordingOwner(@Nullable OwnerCertificate certificate, Consumer<SslContextBuilder> tls) {
 		HttpServer server = HttpServer.create().runOn(this.loops).host("127.0.0.1").port(0);
 		if (certificate != null) {
-			Http11SslContextSpec tls = Http11SslContextSpec.forServer(certificate.keyManagers());
-			if (clientCertificateRequired) {
-				tls = tls.configure((context) -> context.clientAuth(ClientAuth.REQUIRE)
-					.trustManager(certificate.certificate().toFile()));
-			}
-			Http11SslContextSpec spec = tls;
-			server = server.secure((ssl) -> ssl.sslContext(spec));
+			Http11SslContextSpec context = Http11SslContextSpec.forServer(certificate.keyManagers()).configure(tls);
+			server = server.secure((ssl) -> ssl.sslContext(context));
 		}
 		this.server = server.route((routes) -> routes
 			.post("/mcp", (request, response) -> request.receive().aggregate().asString(StandardCharsets.UTF_8)

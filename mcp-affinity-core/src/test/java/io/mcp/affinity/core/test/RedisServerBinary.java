@@ -88,10 +88,19 @@ public final class RedisServerBinary {
 			try {
 				Path directory = Files.createDirectories(parent.resolve(name + "-" + port));
 				Process process = start(directory, arguments.forPort(port, directory));
-				if (awaitAnswering(process, port)) {
+				boolean answering = false;
+				try {
+					answering = awaitAnswering(process, port);
+				}
+				finally {
+					if (!answering) {
+						// Exited already (its port taken), or the wait was interrupted: nothing is left running.
+						process.destroyForcibly().waitFor();
+					}
+				}
+				if (answering) {
 					return new Listening(port, process);
 				}
-				process.destroyForcibly().waitFor();
 				lastLog = Files.readString(directory.resolve("redis.log"));
 			}
 			catch (IOException ex) {
