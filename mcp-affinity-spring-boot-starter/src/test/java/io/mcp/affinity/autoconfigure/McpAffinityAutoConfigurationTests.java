@@ -207,6 +207,17 @@ class McpAffinityAutoConfigurationTests {
 			.run((context) -> assertThat(context).hasNotFailed());
 	}
 
+	// The gateway would look it up at the first forward, and fail every forward.
+	@Test
+	void aGatewaySslBundleNameNoBundleHasFailsStartUpNamingTheProperty() {
+		this.contextRunner.withPropertyValues("spring.cloud.gateway.server.webflux.httpclient.ssl.ssl-bundle=missing")
+			.run((context) -> assertThat(context).getFailure()
+				.rootCause()
+				.isInstanceOf(InvalidConfigurationPropertyValueException.class)
+				.hasMessageContaining("spring.cloud.gateway.server.webflux.httpclient.ssl.ssl-bundle")
+				.hasMessageContaining("spring.ssl.bundle"));
+	}
+
 	@Test
 	void aShortForwardingSecretFailsStartUpWithoutShowingIt() {
 		this.contextRunner.withPropertyValues("mcp.affinity.forwarding.secret=tooshort")
