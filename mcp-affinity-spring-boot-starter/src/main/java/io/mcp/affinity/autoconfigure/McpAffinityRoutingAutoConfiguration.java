@@ -104,7 +104,18 @@ public final class McpAffinityRoutingAutoConfiguration {
 	 */
 	static @Nullable SslBundle forwardingSslBundle(McpAffinityProperties.Forwarding forwarding,
 			@Nullable SslBundles sslBundles) {
-		String name = forwarding.getSslBundle();
+		return sslBundle(SSL_BUNDLE_PROPERTY, forwarding.getSslBundle(), sslBundles);
+	}
+
+	/**
+	 * The SSL bundle a property names, failing start-up with the property's name and the fix when no bundle has that
+	 * name.
+	 * @param property the property
+	 * @param name its value
+	 * @param sslBundles the application's bundles, if it has any
+	 * @return the bundle, or {@code null} when none is named
+	 */
+	static @Nullable SslBundle sslBundle(String property, @Nullable String name, @Nullable SslBundles sslBundles) {
 		if (name == null || name.isEmpty()) {
 			return null;
 		}
@@ -115,8 +126,8 @@ public final class McpAffinityRoutingAutoConfiguration {
 			return sslBundles.getBundle(name);
 		}
 		catch (NoSuchSslBundleException ex) {
-			throw new InvalidConfigurationPropertyValueException(SSL_BUNDLE_PROPERTY, name, "No SSL bundle is named '"
-					+ name + "'. Define it under spring.ssl.bundle.jks." + name + " or spring.ssl.bundle.pem." + name
+			throw new InvalidConfigurationPropertyValueException(property, name, "No SSL bundle is named '" + name
+					+ "'. Define it under spring.ssl.bundle.jks." + name + " or spring.ssl.bundle.pem." + name
 					+ " (a truststore with the certificate authority of the instances' certificates), or unset this "
 					+ "property.");
 		}

@@ -11,7 +11,6 @@ import io.mcp.affinity.web.SessionForwardingHttpHandler;
 import io.mcp.affinity.web.SessionForwardingWebFilter;
 import io.mcp.affinity.web.SessionRouting;
 import io.micrometer.observation.ObservationRegistry;
-import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -22,9 +21,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
-import org.springframework.boot.context.properties.source.InvalidConfigurationPropertyValueException;
 import org.springframework.boot.ssl.DefaultSslBundleRegistry;
-import org.springframework.boot.ssl.NoSuchSslBundleException;
 import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
@@ -79,26 +76,13 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		SslBundle forwardingBundle = McpAffinityRoutingAutoConfiguration.forwardingSslBundle(affinity.getForwarding(),
 				bundles);
 		if (forwardingBundle == null) {
-			checkGatewaySslBundle(properties.getSsl().getSslBundle(), bundles);
+			// The gateway looks its own bundle up when it builds a client, at the first forward of each event loop,
+			// where a name no bundle has would fail every forward: it fails start-up instead.
+			McpAffinityRoutingAutoConfiguration.sslBundle(GATEWAY_HTTP_CLIENT_PREFIX + ".ssl.ssl-bundle",
+					properties.getSsl().getSslBundle(), bundles);
 		}
 		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new), bundles,
 				forwardingBundle, customizers.orderedStream().toList());
-	}
-
-	// The gateway looks its bundle up when it builds a client, at the first forward of each event loop, where a name no
-	// bundle has would fail every forward: it fails start-up instead.
-	private static void checkGatewaySslBundle(@Nullable String name, SslBundles bundles) {
-		if (name == null || name.isEmpty()) {
-			return;
-		}
-		try {
-			bundles.getBundle(name);
-		}
-		catch (NoSuchSslBundleException ex) {
-			throw new InvalidConfigurationPropertyValueException(GATEWAY_HTTP_CLIENT_PREFIX + ".ssl.ssl-bundle", name,
-					"No SSL bundle is named '" + name + "'. Define it under spring.ssl.bundle.jks." + name
-							+ " or spring.ssl.bundle.pem." + name + ", or unset this property.");
-		}
 	}
 
 	@Bean
