@@ -5,6 +5,9 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.function.Supplier;
 
+import javax.net.ssl.SSLException;
+
+import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import org.jspecify.annotations.Nullable;
 import org.springframework.beans.factory.DisposableBean;
@@ -38,14 +41,14 @@ final class ForwardingHttpClients implements Supplier<HttpClient>, DisposableBea
 	 * @param properties the gateway's {@code httpclient} properties
 	 * @param server the server's properties (HTTP/2 or not)
 	 * @param sslBundles the application's SSL bundles
-	 * @param forwardingBundle the bundle {@code mcp.affinity.forwarding.ssl-bundle} names, in place of the gateway's
-	 * SSL settings, or {@code null}
+	 * @param forwardingTls the TLS from the bundle {@code mcp.affinity.forwarding.ssl-bundle} names
+	 * ({@link #sslContext}), in place of the gateway's SSL settings, or {@code null}
 	 * @param customizers the gateway's client customizers
 	 */
 	ForwardingHttpClients(HttpClientProperties properties, ServerProperties server, SslBundles sslBundles,
-			@Nullable SslBundle forwardingBundle, List<HttpClientCustomizer> customizers) {
-		HttpClientSslConfigurer ssl = (forwardingBundle != null)
-				? new BundleSslConfigurer(properties.getSsl(), server, sslBundles, forwardingBundle)
+			@Nullable ForwardingTls<SslContext> forwardingTls, List<HttpClientCustomizer> customizers) {
+		HttpClientSslConfigurer ssl = (forwardingTls != null)
+				? new BundleSslConfigurer(properties.getSsl(), server, sslBundles, forwardingTls)
 				: new HttpClientSslConfigurer(properties.getSsl(), server, sslBundles) {
 				};
 		this.factory = new Factory(properties, server, ssl, customizers);
@@ -64,40 +67,54 @@ final class ForwardingHttpClients implements Supplier<HttpClient>, DisposableBea
 	}
 
 	/**
-	 * TLS from the forwarding bundle alone: its trust and key material, protocols and ciphers, with the gateway's
+	 * A client context from a version of the forwarding bundle: its trust and key material, protocols and ciphers,
+	 * for HTTP/2 or HTTP/1.1 as the gateway's clients speak.
+	 * @param bundle the bundle
+	 * @param server the server's properties (HTTP/2 or not)
+	 * @return the context
+	 */
+	static SslContext sslContext(SslBundle bundle, ServerProperties server) {
+		SslProvider.GenericSslContextSpec<SslContextBuilder> context = server.getHttp2().isEnabled()
+				? Http2SslContextSpec.forClient() : Http11SslContextSpec.forClient();
+		context.configure((builder) -> {
+			SslManagerBundle managers = bundle.getManagers();
+			builder.trustManager(managers.getTrustManagerFactory()).keyManager(managers.getKeyManagerFactory());
+			SslOptions options = bundle.getOptions();
+			if (options.getEnabledProtocols() != null) {
+				builder.protocols(options.getEnabledProtocols());
+			}
+			if (options.getCiphers() != null) {
+				builder.ciphers(SslOptions.asSet(options.getCiphers()));
+			}
+		});
+		try {
+			return context.sslContext();
+		}
+		catch (SSLException ex) {
+			throw new IllegalStateException("Cannot make a TLS client context from the SSL bundle: " + ex.getMessage(),
+					ex);
+		}
+	}
+
+	/**
+	 * TLS from the forwarding bundle alone (its current version at each new connection), with the gateway's
 	 * handshake and close-notify timeouts. The gateway's own configurer takes only a bundle's managers, and lets its
 	 * trusted certificates or its insecure trust manager, when set, win over the bundle's trust.
 	 */
 	private static final class BundleSslConfigurer extends HttpClientSslConfigurer {
 
-		private final SslBundle bundle;
-
-		private final boolean http2;
+		private final SslContext context;
 
 		BundleSslConfigurer(HttpClientProperties.Ssl properties, ServerProperties server, SslBundles sslBundles,
-				SslBundle bundle) {
+				ForwardingTls<SslContext> tls) {
 			super(properties, server, sslBundles);
-			this.bundle = bundle;
-			this.http2 = server.getHttp2().isEnabled();
+			this.context = new FollowingSslContext(tls);
 		}
 
 		@Override
 		public HttpClient configureSsl(HttpClient client) {
 			HttpClientProperties.Ssl properties = getSslProperties();
-			SslProvider.GenericSslContextSpec<SslContextBuilder> context = this.http2 ? Http2SslContextSpec.forClient()
-					: Http11SslContextSpec.forClient();
-			context.configure((builder) -> {
-				SslManagerBundle managers = this.bundle.getManagers();
-				builder.trustManager(managers.getTrustManagerFactory()).keyManager(managers.getKeyManagerFactory());
-				SslOptions options = this.bundle.getOptions();
-				if (options.getEnabledProtocols() != null) {
-					builder.protocols(options.getEnabledProtocols());
-				}
-				if (options.getCiphers() != null) {
-					builder.ciphers(SslOptions.asSet(options.getCiphers()));
-				}
-			});
-			return client.secure((tls) -> tls.sslContext(context)
+			return client.secure((tls) -> tls.sslContext(this.context)
 				.handshakeTimeout(properties.getHandshakeTimeout())
 				.closeNotifyFlushTimeout(properties.getCloseNotifyFlushTimeout())
 				.closeNotifyReadTimeout(properties.getCloseNotifyReadTimeout()));

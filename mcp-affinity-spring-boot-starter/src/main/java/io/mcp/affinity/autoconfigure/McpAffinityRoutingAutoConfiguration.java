@@ -2,6 +2,7 @@ package io.mcp.affinity.autoconfigure;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.util.function.Function;
 
 import io.mcp.affinity.core.InstanceIdentity;
 import io.mcp.affinity.core.InstanceRegistry;
@@ -96,15 +97,22 @@ public final class McpAffinityRoutingAutoConfiguration {
 	}
 
 	/**
-	 * The SSL bundle forwards to https owners use, looked up at start-up so that a name no bundle has fails there,
-	 * not at the first forward.
+	 * The TLS of forwards to https owners, made from the SSL bundle the forwarding names and following its updates.
+	 * The bundle is looked up at start-up, so that a name no bundle has fails there, not at the first forward.
+	 * @param <T> what the stack's client secures its connections with
 	 * @param forwarding the forwarding properties
 	 * @param sslBundles the application's bundles, if it has any
-	 * @return the bundle, or {@code null} when none is named
+	 * @param make makes that from a version of the bundle
+	 * @return the TLS, or {@code null} when no bundle is named
 	 */
-	static @Nullable SslBundle forwardingSslBundle(McpAffinityProperties.Forwarding forwarding,
-			@Nullable SslBundles sslBundles) {
-		return sslBundle(SSL_BUNDLE_PROPERTY, forwarding.getSslBundle(), sslBundles);
+	static <T> @Nullable ForwardingTls<T> forwardingTls(McpAffinityProperties.Forwarding forwarding,
+			@Nullable SslBundles sslBundles, Function<SslBundle, T> make) {
+		String name = forwarding.getSslBundle();
+		SslBundle bundle = sslBundle(SSL_BUNDLE_PROPERTY, name, sslBundles);
+		if (bundle == null || name == null || sslBundles == null) {
+			return null;
+		}
+		return ForwardingTls.follow(sslBundles, name, bundle, make);
 	}
 
 	/**

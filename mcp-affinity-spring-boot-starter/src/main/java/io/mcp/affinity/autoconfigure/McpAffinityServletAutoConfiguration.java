@@ -21,6 +21,7 @@ import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManager;
 import org.apache.hc.client5.http.impl.io.PoolingHttpClientConnectionManagerBuilder;
 import org.apache.hc.client5.http.ssl.DefaultClientTlsStrategy;
 import org.apache.hc.client5.http.ssl.DefaultHostnameVerifier;
+import org.apache.hc.client5.http.ssl.TlsSocketStrategy;
 import org.apache.hc.core5.http.io.SocketConfig;
 import org.apache.hc.core5.reactor.ssl.SSLBufferMode;
 import org.apache.hc.core5.util.Timeout;
@@ -97,8 +98,8 @@ public final class McpAffinityServletAutoConfiguration {
 			ObjectProvider<ObservationRegistry> observationRegistry, ObjectProvider<SslBundles> sslBundles,
 			ConfigurableListableBeanFactory beanFactory) {
 		McpAffinityProperties.Forwarding forwarding = properties.getForwarding();
-		CloseableHttpClient httpClient = httpClient(forwarding.getConnectTimeout(),
-				McpAffinityRoutingAutoConfiguration.forwardingSslBundle(forwarding, sslBundles.getIfAvailable()));
+		CloseableHttpClient httpClient = httpClient(forwarding.getConnectTimeout(), McpAffinityRoutingAutoConfiguration
+			.forwardingTls(forwarding, sslBundles.getIfAvailable(), McpAffinityServletAutoConfiguration::tlsStrategy));
 		AbortableRequestFactory requestFactory = new AbortableRequestFactory(httpClient);
 		GatewayMvcProperties gateway = Binder.get(environment)
 			.bindOrCreate(GatewayMvcProperties.PREFIX, GatewayMvcProperties.class);
@@ -139,15 +140,15 @@ public final class McpAffinityServletAutoConfiguration {
 	// redirects followed, no read timeout (it would end a quiet stream; the response timeout is the forwarder's own:
 	// the client's sockets otherwise read with a timeout of 3 minutes, its library default, which cut off every
 	// forwarded stream quiet that long), and a pool as large as the streams relayed at once (its default is 5
-	// connections per owner). TLS to an owner takes the named SSL bundle, else the JVM's defaults (javax.net.ssl.*,
-	// https.protocols); the owner's host name (or IP address) is verified against its certificate either way.
-	private static CloseableHttpClient httpClient(Duration connectTimeout, @Nullable SslBundle sslBundle) {
+	// connections per owner). TLS to an owner takes the named SSL bundle (its version at the time each connection is
+	// made), else the JVM's defaults (javax.net.ssl.*, https.protocols); the owner's host name (or IP address) is
+	// verified against its certificate either way.
+	private static CloseableHttpClient httpClient(Duration connectTimeout,
+			@Nullable ForwardingTls<TlsSocketStrategy> tls) {
 		PoolingHttpClientConnectionManagerBuilder builder = PoolingHttpClientConnectionManagerBuilder.create();
-		if (sslBundle != null) {
-			SslOptions options = sslBundle.getOptions();
-			builder.setTlsSocketStrategy(new DefaultClientTlsStrategy(sslBundle.createSslContext(),
-					options.getEnabledProtocols(), options.getCiphers(), SSLBufferMode.STATIC,
-					new DefaultHostnameVerifier()));
+		if (tls != null) {
+			builder.setTlsSocketStrategy((socket, target, port, attachment, context) -> tls.get()
+				.upgrade(socket, target, port, attachment, context));
 		}
 		else {
 			builder.useSystemProperties();
@@ -169,6 +170,14 @@ public final class McpAffinityServletAutoConfiguration {
 			.disableRedirectHandling()
 			.disableAutomaticRetries()
 			.build();
+	}
+
+	// The TLS of new connections to owners from a version of the forwarding bundle: its key and trust material, its
+	// protocols and ciphers.
+	private static TlsSocketStrategy tlsStrategy(SslBundle bundle) {
+		SslOptions options = bundle.getOptions();
+		return new DefaultClientTlsStrategy(bundle.createSslContext(), options.getEnabledProtocols(),
+				options.getCiphers(), SSLBufferMode.STATIC, new DefaultHostnameVerifier());
 	}
 
 	// A thread per stream being relayed: virtual ones when the application runs on them, else pooled platform threads

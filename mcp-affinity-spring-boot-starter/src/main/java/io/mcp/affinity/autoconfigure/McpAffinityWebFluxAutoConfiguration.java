@@ -11,6 +11,7 @@ import io.mcp.affinity.web.SessionForwardingHttpHandler;
 import io.mcp.affinity.web.SessionForwardingWebFilter;
 import io.mcp.affinity.web.SessionRouting;
 import io.micrometer.observation.ObservationRegistry;
+import io.netty.handler.ssl.SslContext;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.config.BeanPostProcessor;
 import org.springframework.beans.factory.config.ConfigurableListableBeanFactory;
@@ -22,7 +23,6 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean
 import org.springframework.boot.autoconfigure.condition.ConditionalOnWebApplication;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.ssl.DefaultSslBundleRegistry;
-import org.springframework.boot.ssl.SslBundle;
 import org.springframework.boot.ssl.SslBundles;
 import org.springframework.boot.web.server.autoconfigure.ServerProperties;
 import org.springframework.cloud.gateway.config.GatewayProperties;
@@ -73,16 +73,17 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		HttpClientProperties properties = Binder.get(environment)
 			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class);
 		SslBundles bundles = sslBundles.getIfAvailable(DefaultSslBundleRegistry::new);
-		SslBundle forwardingBundle = McpAffinityRoutingAutoConfiguration.forwardingSslBundle(affinity.getForwarding(),
-				bundles);
-		if (forwardingBundle == null) {
+		ServerProperties server = serverProperties.getIfAvailable(ServerProperties::new);
+		ForwardingTls<SslContext> forwardingTls = McpAffinityRoutingAutoConfiguration.forwardingTls(
+				affinity.getForwarding(), bundles, (bundle) -> ForwardingHttpClients.sslContext(bundle, server));
+		if (forwardingTls == null) {
 			// The gateway looks its own bundle up when it builds a client, at the first forward of each event loop,
 			// where a name no bundle has would fail every forward: it fails start-up instead.
 			McpAffinityRoutingAutoConfiguration.sslBundle(GATEWAY_HTTP_CLIENT_PREFIX + ".ssl.ssl-bundle",
 					properties.getSsl().getSslBundle(), bundles);
 		}
-		return new ForwardingHttpClients(properties, serverProperties.getIfAvailable(ServerProperties::new), bundles,
-				forwardingBundle, customizers.orderedStream().toList());
+		return new ForwardingHttpClients(properties, server, bundles, forwardingTls,
+				customizers.orderedStream().toList());
 	}
 
 	@Bean

@@ -9,6 +9,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -498,6 +499,41 @@ class OwnerForwardingTests {
 
 			assertThat(response.status()).isEqualTo(502);
 			assertThat(httpsOwner.received).isEmpty();
+		}
+	}
+
+	// A bundle with reload-on-update follows its files (as a mounted Secret is renewed): once its trust store holds the
+	// certificate of an owner it did not trust (a new certificate authority, say), new forwards to that owner go
+	// through, with no restart; until then they are refused. Spring Boot takes a changed file up after its quiet period
+	// (10 s by default).
+	@Test
+	@ExtendWith(OutputCaptureExtension.class)
+	void aBundleRenewedOnDiskSecuresTheNextConnectionsWithoutARestart(@TempDir Path certificates,
+			CapturedOutput output) throws IOException, InterruptedException {
+		OwnerCertificate first = OwnerCertificate.create(Files.createDirectory(certificates.resolve("first")));
+		OwnerCertificate second = OwnerCertificate.create(Files.createDirectory(certificates.resolve("second")));
+		Path trusted = Files.createDirectory(certificates.resolve("bundle")).resolve("ca.pem");
+		Files.copy(first.certificate(), trusted);
+		try (RecordingOwner firstOwner = new RecordingOwner(first, AS_IS);
+				RecordingOwner secondOwner = new RecordingOwner(second, AS_IS)) {
+			restart("spring.ssl.bundle.pem.instances.truststore.certificate=file:" + trusted,
+					"spring.ssl.bundle.pem.instances.reload-on-update=true",
+					"mcp.affinity.forwarding.ssl-bundle=instances");
+			String toSecond = ownedBy(https(secondOwner), "second-epoch");
+			assertThat(postAs(ownedBy(https(firstOwner), "first-epoch"), null).status()).isEqualTo(200);
+			assertThat(postAs(toSecond, null).status()).isEqualTo(502);
+
+			Files.copy(second.certificate(), trusted, StandardCopyOption.REPLACE_EXISTING);
+
+			int status = 502;
+			long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+			while (status == 502 && System.nanoTime() < deadline) {
+				Thread.sleep(200);
+				status = postAs(toSecond, null).status();
+			}
+			assertThat(status).isEqualTo(200);
+			assertThat(secondOwner.received).hasSize(1);
+			assertThat(output).contains("ForwardingSslBundleUpdated bundle=instances");
 		}
 	}
 
