@@ -352,6 +352,13 @@ public class McpAffinityProperties {
 		private @Nullable String sslBundle;
 
 		/**
+		 * Whether start-up, when this instance registers an https address, checks that its own certificate passes
+		 * the TLS forwards use (a connection to its registered port on loopback, verifying the registered host), and
+		 * fails naming the fix when it does not.
+		 */
+		private boolean checkOwnCertificate = true;
+
+		/**
 		 * Secret shared by all instances that signs forwarded requests (HMAC-SHA256), so an instance rejects with 403 a
 		 * request that only claims to be forwarded. At least 16 characters. Strongly recommended with Redis.
 		 */
@@ -434,6 +441,14 @@ public class McpAffinityProperties {
 
 		public void setSslBundle(@Nullable String sslBundle) {
 			this.sslBundle = sslBundle;
+		}
+
+		public boolean isCheckOwnCertificate() {
+			return this.checkOwnCertificate;
+		}
+
+		public void setCheckOwnCertificate(boolean checkOwnCertificate) {
+			this.checkOwnCertificate = checkOwnCertificate;
 		}
 
 		public @Nullable String getTrustedProxies() {

@@ -1,5 +1,6 @@
 package io.mcp.affinity.autoconfigure;
 
+import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.function.Function;
@@ -113,6 +114,24 @@ public final class McpAffinityRoutingAutoConfiguration {
 			return null;
 		}
 		return ForwardingTls.follow(sslBundles, name, bundle, make);
+	}
+
+	/**
+	 * The start-up check of this instance's own certificate against the TLS forwards use (when it registers an https
+	 * address).
+	 * @param self this instance
+	 * @param forwarding the forwarding properties
+	 * @param sslBundles the application's bundles, if it has any
+	 * @param checkable whether forwards without a forwarding bundle take the JVM's TLS defaults, which the check
+	 * follows (not the WebFlux gateway's own SSL settings)
+	 * @return the check
+	 */
+	static OwnCertificateCheck ownCertificateCheck(InstanceIdentity self, McpAffinityProperties.Forwarding forwarding,
+			@Nullable SslBundles sslBundles, boolean checkable) {
+		String name = forwarding.getSslBundle();
+		SslBundle bundle = sslBundle(SSL_BUNDLE_PROPERTY, name, sslBundles);
+		URI address = (bundle != null || checkable) ? self.address() : null;
+		return new OwnCertificateCheck(address, (bundle != null) ? name : null, bundle, forwarding.getConnectTimeout());
 	}
 
 	/**

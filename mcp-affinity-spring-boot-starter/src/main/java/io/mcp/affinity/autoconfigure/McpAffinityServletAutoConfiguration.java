@@ -130,6 +130,14 @@ public final class McpAffinityServletAutoConfiguration {
 		return forwarder;
 	}
 
+	@Bean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.check-own-certificate", matchIfMissing = true)
+	OwnCertificateCheck mcpAffinityOwnCertificateCheck(InstanceIdentity mcpAffinityInstanceIdentity,
+			McpAffinityProperties properties, ObjectProvider<SslBundles> sslBundles) {
+		return McpAffinityRoutingAutoConfiguration.ownCertificateCheck(mcpAffinityInstanceIdentity,
+				properties.getForwarding(), sslBundles.getIfAvailable(), true);
+	}
+
 	// Apache HttpClient 5 classic: the request thread does the I/O itself. The JDK client handed each forward between
 	// its selector thread, its executor and the request thread, which the profile showed as most of a forward's CPU.
 	// Built on the client's own builders, without its system properties (Spring Boot's builder reads them, for an

@@ -36,6 +36,7 @@ import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.env.Environment;
+import org.springframework.util.StringUtils;
 import org.springframework.web.reactive.function.server.RouterFunction;
 import reactor.netty.http.client.HttpClient;
 
@@ -84,6 +85,21 @@ public final class McpAffinityWebFluxAutoConfiguration {
 		}
 		return new ForwardingHttpClients(properties, server, bundles, forwardingTls,
 				customizers.orderedStream().toList());
+	}
+
+	@Bean
+	@ConditionalOnBooleanProperty(name = "mcp.affinity.forwarding.check-own-certificate", matchIfMissing = true)
+	OwnCertificateCheck mcpAffinityOwnCertificateCheck(InstanceIdentity mcpAffinityInstanceIdentity,
+			McpAffinityProperties affinity, Environment environment, ObjectProvider<SslBundles> sslBundles) {
+		// Without a forwarding bundle, forwards take the gateway's SSL settings: the JVM's defaults, unless they name
+		// trust or key material of their own, which the check does not follow.
+		HttpClientProperties.Ssl gateway = Binder.get(environment)
+			.bindOrCreate(GATEWAY_HTTP_CLIENT_PREFIX, HttpClientProperties.class)
+			.getSsl();
+		boolean jvmDefaults = !gateway.isUseInsecureTrustManager() && gateway.getTrustedX509Certificates().isEmpty()
+				&& !StringUtils.hasText(gateway.getSslBundle()) && !StringUtils.hasText(gateway.getKeyStore());
+		return McpAffinityRoutingAutoConfiguration.ownCertificateCheck(mcpAffinityInstanceIdentity,
+				affinity.getForwarding(), sslBundles.getIfAvailable(), jvmDefaults);
 	}
 
 	@Bean

@@ -93,6 +93,21 @@ final class OwnerCertificate {
 		return this.certificate;
 	}
 
+	/**
+	 * A trust store (PKCS12) that holds the certificate alone, as a trusted entry: what a Tomcat server that asks for
+	 * client certificates needs (a key store's key entry does not count as trusted there). Made at the first call.
+	 * @return the trust store
+	 */
+	synchronized Path trustStore() {
+		Path trustStore = this.keyStore.resolveSibling("owner-trust.p12");
+		if (!Files.exists(trustStore)) {
+			keytool(this.keyStore.getParent(), "-importcert", "-noprompt", "-alias", "owner", "-file",
+					this.certificate.toString(), "-storetype", "PKCS12", "-keystore", trustStore.toString(),
+					"-storepass", PASSWORD);
+		}
+		return trustStore;
+	}
+
 	/** The key store (PKCS12) that holds the key and its certificate. */
 	Path keyStore() {
 		return this.keyStore;
