@@ -6,11 +6,15 @@ import java.util.List;
 import java.util.function.IntFunction;
 
 import io.mcp.affinity.autoconfigure.InstanceHeartbeatLifecycle;
+import io.mcp.affinity.core.test.OwnerCertificate;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.sample.cluster.RoundRobinFrontDoor;
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.web.server.context.WebServerApplicationContext;
 import org.springframework.context.ConfigurableApplicationContext;
+import reactor.netty.http.Http11SslContextSpec;
+import reactor.netty.http.client.HttpClient;
 
 /**
  * Several sample instances in this JVM, each a full Spring Boot application on its own loopback port, sharing one
@@ -50,10 +54,23 @@ final class InProcessCluster implements AutoCloseable {
 	 * @param instanceArguments more arguments for the instance of each index
 	 */
 	InProcessCluster(int size, List<String> redisArguments, IntFunction<List<String>> instanceArguments) {
+		this(size, redisArguments, instanceArguments, null);
+	}
+
+	/**
+	 * Starts instances that serve https with a certificate for 127.0.0.1 (and register https addresses), forward to
+	 * each other through an SSL bundle that trusts it, and sit behind a front door that trusts it too.
+	 * @param size how many instances
+	 * @param redisArguments the {@code spring.data.redis.*} arguments
+	 * @param instanceArguments more arguments for the instance of each index
+	 * @param certificate the instances' certificate, or {@code null} for http
+	 */
+	InProcessCluster(int size, List<String> redisArguments, IntFunction<List<String>> instanceArguments,
+			@Nullable OwnerCertificate certificate) {
 		String keyPrefix = TestRedis.uniquePrefix();
 		for (int i = 0; i < size; i++) {
 			int port = TestRedis.freePort();
-			URI address = URI.create("http://127.0.0.1:" + port);
+			URI address = URI.create(((certificate != null) ? "https" : "http") + "://127.0.0.1:" + port);
 			List<String> args = new ArrayList<>(List.of("--server.port=" + port, "--server.address=127.0.0.1",
 					"--mcp.affinity.local-server-address=" + address, "--mcp.affinity.redis.key-prefix=" + keyPrefix,
 					// Faster death detection than production's 15 s, for the tests that stop an instance and wait
@@ -65,11 +82,23 @@ final class InProcessCluster implements AutoCloseable {
 					"--mcp.affinity.forwarding.secret=in-process-cluster-secret",
 					"--spring.lifecycle.timeout-per-shutdown-phase=2s"));
 			args.addAll(redisArguments);
+			if (certificate != null) {
+				args.addAll(List.of("--server.ssl.bundle=instance",
+						"--spring.ssl.bundle.jks.instance.keystore.location=file:" + certificate.keyStore(),
+						"--spring.ssl.bundle.jks.instance.keystore.password=" + OwnerCertificate.PASSWORD,
+						"--spring.ssl.bundle.jks.instance.keystore.type=PKCS12",
+						"--spring.ssl.bundle.pem.instances.truststore.certificate=file:" + certificate.certificate(),
+						"--mcp.affinity.forwarding.ssl-bundle=instances"));
+			}
 			args.addAll(instanceArguments.apply(i));
 			this.instances.add(new SpringApplicationBuilder(SampleApplication.class).run(args.toArray(String[]::new)));
 			this.addresses.add(address);
 		}
-		this.frontDoor = new RoundRobinFrontDoor(0, this.addresses);
+		this.frontDoor = (certificate != null)
+				? new RoundRobinFrontDoor(0, this.addresses, HttpClient.create()
+					.secure((tls) -> tls.sslContext(Http11SslContextSpec.forClient()
+						.configure((builder) -> builder.trustManager(certificate.certificate().toFile())))))
+				: new RoundRobinFrontDoor(0, this.addresses);
 	}
 
 	ConfigurableApplicationContext instance(int index) {
@@ -82,6 +111,21 @@ final class InProcessCluster implements AutoCloseable {
 
 	RoundRobinFrontDoor frontDoorRecord() {
 		return this.frontDoor;
+	}
+
+	/**
+	 * Where the front door sent the POSTs that carry a session's answers to server requests (sampling, elicitation,
+	 * pings), as {@link McpClients} marks them.
+	 * @param session the session id
+	 * @return the instances' indexes, in order
+	 */
+	List<Integer> answersRoutedTo(String session) {
+		return this.frontDoor.routed()
+			.stream()
+			.filter((routed) -> session.equals(routed.headers().get("Mcp-Session-Id"))
+					&& routed.headers().contains(McpClients.ANSWER_MARKER))
+			.map(RoundRobinFrontDoor.Routed::instance)
+			.toList();
 	}
 
 	List<URI> addresses() {

@@ -191,14 +191,7 @@ class ThreeInstanceClusterTests {
 				assertThat(client.call("ask_client", Map.of("question", "q" + i))).isEqualTo("echo: q" + i);
 				assertThat(client.call("confirm", Map.of("message", "ok " + i + "?"))).isEqualTo("accept confirmed=true");
 			}
-			String session = client.sessionId.get();
-			List<Integer> answeredOn = this.cluster.frontDoorRecord()
-				.routed()
-				.stream()
-				.filter((routed) -> session.equals(routed.headers().get("Mcp-Session-Id"))
-						&& routed.headers().contains(McpClients.ANSWER_MARKER))
-				.map(Routed::instance)
-				.toList();
+			List<Integer> answeredOn = this.cluster.answersRoutedTo(client.sessionId.get());
 			// Six answers, and the answers to keep-alive pings.
 			assertThat(answeredOn).hasSizeGreaterThanOrEqualTo(6).anyMatch((instance) -> instance != owner);
 		}

@@ -30,6 +30,7 @@ import io.mcp.affinity.core.OwnershipStoreUnavailableException;
 import io.mcp.affinity.core.RoutedSessionId;
 import io.mcp.affinity.core.SessionId;
 import io.mcp.affinity.core.memory.InMemoryOwnershipStore;
+import io.mcp.affinity.core.test.OwnerCertificate;
 import io.mcp.affinity.core.test.TestRedis;
 import io.mcp.affinity.web.RecordingOwner.Received;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -27,7 +27,7 @@ public final class RoundRobinFrontDoor implements AutoCloseable {
 
 	private final AtomicLong next = new AtomicLong();
 
-	private final HttpClient client = HttpClient.create();
+	private final HttpClient client;
 
 	private final List<Routed> routed = new CopyOnWriteArrayList<>();
 
@@ -41,6 +41,18 @@ public final class RoundRobinFrontDoor implements AutoCloseable {
 	 * @param instances the instances to spread requests over
 	 */
 	public RoundRobinFrontDoor(int port, List<URI> instances) {
+		this(port, instances, HttpClient.create());
+	}
+
+	/**
+	 * Starts a front door on loopback that reaches the instances with a client of the caller's: one that trusts their
+	 * certificate when they serve https, as a load balancer that re-encrypts to its targets does.
+	 * @param port the port, or 0 for any free one
+	 * @param instances the instances to spread requests over
+	 * @param client the client to the instances
+	 */
+	public RoundRobinFrontDoor(int port, List<URI> instances, HttpClient client) {
+		this.client = client;
 		this.instances = List.copyOf(instances);
 		this.server = HttpServer.create().host("127.0.0.1").port(port).handle(this::relay).bindNow();
 	}

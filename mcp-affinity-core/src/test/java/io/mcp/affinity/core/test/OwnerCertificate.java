@@ -1,4 +1,4 @@
-package io.mcp.affinity.web;
+package io.mcp.affinity.core.test;
 
 import java.io.File;
 import java.io.IOException;
@@ -15,14 +15,14 @@ import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 
 /**
- * A self-signed certificate for an owner that serves https on loopback, its own certificate authority, as a private
- * CA's certificate for an instance's IP address is: made with the JDK's keytool at test time (no key material kept in
- * the repository), valid for a day, for 127.0.0.1 unless other names are asked for.
+ * A self-signed certificate for an instance (or a stand-in owner) that serves https on loopback, its own certificate
+ * authority, as a private CA's certificate for an instance's IP address is: made with the JDK's keytool at test time
+ * (no key material kept in the repository), valid for a day, for 127.0.0.1 unless other names are asked for.
  */
-final class OwnerCertificate {
+public final class OwnerCertificate {
 
 	/** The password of the key store and of its key. */
-	static final String PASSWORD = "owner-test-password";
+	public static final String PASSWORD = "owner-test-password";
 
 	private final Path keyStore;
 
@@ -38,7 +38,7 @@ final class OwnerCertificate {
 	 * @param directory where the key store and the certificate (PEM) are written
 	 * @return the certificate
 	 */
-	static OwnerCertificate create(Path directory) {
+	public static OwnerCertificate create(Path directory) {
 		return create(directory, "ip:127.0.0.1");
 	}
 
@@ -48,7 +48,7 @@ final class OwnerCertificate {
 	 * @param subjectAlternativeNames keytool's {@code san} extension, e.g. {@code dns:owner.example}
 	 * @return the certificate
 	 */
-	static OwnerCertificate create(Path directory, String subjectAlternativeNames) {
+	public static OwnerCertificate create(Path directory, String subjectAlternativeNames) {
 		Path keyStore = directory.resolve("owner.p12");
 		Path certificate = directory.resolve("owner.pem");
 		keytool(directory, "-genkeypair", "-alias", "owner", "-keyalg", "EC", "-groupname", "secp256r1", "-validity",
@@ -89,7 +89,7 @@ final class OwnerCertificate {
 	}
 
 	/** The certificate, PEM-encoded: what a client's trust store holds. */
-	Path certificate() {
+	public Path certificate() {
 		return this.certificate;
 	}
 
@@ -98,7 +98,7 @@ final class OwnerCertificate {
 	 * client certificates needs (a key store's key entry does not count as trusted there). Made at the first call.
 	 * @return the trust store
 	 */
-	synchronized Path trustStore() {
+	public synchronized Path trustStore() {
 		Path trustStore = this.keyStore.resolveSibling("owner-trust.p12");
 		if (!Files.exists(trustStore)) {
 			keytool(this.keyStore.getParent(), "-importcert", "-noprompt", "-alias", "owner", "-file",
@@ -109,12 +109,12 @@ final class OwnerCertificate {
 	}
 
 	/** The key store (PKCS12) that holds the key and its certificate. */
-	Path keyStore() {
+	public Path keyStore() {
 		return this.keyStore;
 	}
 
 	/** The owner's key and certificate, for its server. */
-	KeyManagerFactory keyManagers() {
+	public KeyManagerFactory keyManagers() {
 		try (InputStream in = Files.newInputStream(this.keyStore)) {
 			KeyStore store = KeyStore.getInstance("PKCS12");
 			store.load(in, PASSWORD.toCharArray());
