@@ -281,6 +281,48 @@ class ThreeInstanceClusterTests {
 	}
 
 	@Test
+	@Order(6)
+	void badInputGets400WithAJsonRpcErrorAndNoStackTraceFromTheOwnerANonOwnerAndWithoutASession()
+			throws Exception {
+		URI owner = this.cluster.addresses().get(0);
+		String session = RawMcp.initialize(owner);
+		String malformed = "{\"jsonrpc\":\"2.0\", \"id\":";
+		List<HttpResponse<String>> answers = new ArrayList<>();
+		for (URI instance : List.of(owner, this.cluster.addresses().get(1))) {
+			answers.add(post(instance, session, malformed));
+		}
+		// Without a session the request passes straight through to the MCP handler: its answer is repaired all the same.
+		answers.add(this.http.send(HttpRequest.newBuilder(owner.resolve("/mcp"))
+			.header("Content-Type", "application/json")
+			.header("Accept", "application/json, text/event-stream")
+			.POST(HttpRequest.BodyPublishers.ofString(malformed))
+			.build(), HttpResponse.BodyHandlers.ofString()));
+		for (HttpResponse<String> answer : answers) {
+			assertThat(answer.statusCode()).as("answer of %s", answer.uri()).isEqualTo(400);
+			assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/json");
+			// Spring AI's own answer serializes an exception, stack trace included; the client gets its JSON-RPC error.
+			assertThat(answer.body()).as("answer of %s", answer.uri())
+				.isEqualTo("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"Invalid message format\"}}");
+		}
+		// A stream asked for without accepting one: Spring AI answers 400 with no body (WebFlux) or plain text (servlet).
+		for (URI instance : List.of(owner, this.cluster.addresses().get(1))) {
+			HttpResponse<String> answer = this.http.send(HttpRequest.newBuilder(instance.resolve("/mcp"))
+				.header("Accept", "application/json")
+				.header("Mcp-Session-Id", session)
+				.header("MCP-Protocol-Version", "2025-06-18")
+				.GET()
+				.build(), HttpResponse.BodyHandlers.ofString());
+			assertThat(answer.statusCode()).as("answer of %s", instance).isEqualTo(400);
+			assertThat(answer.headers().firstValue("Content-Type")).hasValue("application/json");
+			assertThat(answer.body()).as("answer of %s", instance)
+				.startsWith("{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32600,\"message\":\"");
+		}
+		// The session is unharmed.
+		assertThat(post(this.cluster.addresses().get(2), session, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\"}")
+			.statusCode()).isEqualTo(200);
+	}
+
+	@Test
 	@Order(7)
 	void anInstanceShutDownGracefullyReleasesItsSessionsSoTheOthersAnswer404AtOnce() throws Exception {
 		int leaving = 2;

@@ -37,6 +37,7 @@ import org.springframework.http.server.reactive.ServerHttpRequestDecorator;
 import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.http.server.reactive.ServerHttpResponseDecorator;
 import org.springframework.http.server.reactive.observation.ServerRequestObservationContext;
+import org.springframework.web.reactive.function.server.EntityResponse;
 import org.springframework.web.reactive.function.server.HandlerFilterFunction;
 import org.springframework.web.reactive.function.server.HandlerFunction;
 import org.springframework.web.reactive.function.server.RouterFunction;
@@ -293,7 +294,7 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 	}
 
 	private Mono<ServerResponse> handleSessionless(ServerRequest request, HandlerFunction<ServerResponse> next) {
-		return next.handle(request).flatMap((response) -> {
+		return next.handle(request).flatMap(McpSessionAffinity::withJsonRpcErrorBody).flatMap((response) -> {
 			String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
 			if (created != null) {
 				// The id reaches the client only once the cluster can route it; otherwise the client is asked to retry.
@@ -340,12 +341,33 @@ public final class McpSessionAffinity implements HandlerFilterFunction<ServerRes
 
 	private Mono<ServerResponse> handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
 			SessionId sessionId) {
-		Mono<ServerResponse> handled = next.handle(request);
+		Mono<ServerResponse> handled = next.handle(request).flatMap(McpSessionAffinity::withJsonRpcErrorBody);
 		if (request.method() != HttpMethod.DELETE) {
 			return handled;
 		}
 		return handled.flatMap((response) -> response.statusCode().is2xxSuccessful()
 				? this.routing.ended(sessionId).thenReturn(response) : Mono.just(response));
+	}
+
+	// The MCP handler's error answer with an exception, plain text or nothing as body, as a JSON-RPC error
+	// (HandlerErrorBodies).
+	private static Mono<ServerResponse> withJsonRpcErrorBody(ServerResponse response) {
+		if (!response.statusCode().isError()) {
+			return Mono.just(response);
+		}
+		if (!(response instanceof EntityResponse<?> answer)) {
+			return Mono.just(new BodilessErrorAnswer(response));
+		}
+		byte[] body = HandlerErrorBodies.replacing(response.statusCode().value(), response.headers().getContentType(),
+				answer.entity());
+		if (body == null) {
+			return Mono.just(response);
+		}
+		return ServerResponse.status(response.statusCode()).headers((headers) -> {
+			headers.addAll(response.headers());
+			headers.remove(HttpHeaders.CONTENT_LENGTH);
+			headers.setContentType(MediaType.APPLICATION_JSON);
+		}).cookies((cookies) -> cookies.addAll(response.cookies())).bodyValue(body);
 	}
 
 	private Mono<Void> relay(ServerWebExchange exchange, Forward forward) {

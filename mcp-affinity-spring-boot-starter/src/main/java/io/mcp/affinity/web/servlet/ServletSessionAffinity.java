@@ -11,6 +11,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.UnaryOperator;
 
 import io.mcp.affinity.core.SessionId;
+import io.mcp.affinity.web.HandlerErrorBodies;
 import io.mcp.affinity.web.JsonRpcErrors;
 import io.mcp.affinity.web.McpHttpHeaders;
 import io.mcp.affinity.web.SessionRouting;
@@ -26,10 +27,13 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpServletResponseWrapper;
 import org.jspecify.annotations.Nullable;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
+import org.springframework.http.MediaType;
 import org.springframework.http.converter.HttpMessageConverter;
 import org.springframework.http.server.ServletServerHttpRequest;
 import org.springframework.web.filter.ServerHttpObservationFilter;
+import org.springframework.web.servlet.function.EntityResponse;
 import org.springframework.web.servlet.function.HandlerFilterFunction;
 import org.springframework.web.servlet.function.HandlerFunction;
 import org.springframework.web.servlet.function.RouterFunction;
@@ -217,7 +221,7 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 
 	private ServerResponse handleSessionless(ServerRequest request, HandlerFunction<ServerResponse> next)
 			throws Exception {
-		ServerResponse response = next.handle(request);
+		ServerResponse response = withJsonRpcErrorBody(next.handle(request));
 		String created = response.headers().getFirst(McpHttpHeaders.SESSION_ID);
 		Mono<Principal> principal = principal(request);
 		if (created != null) {
@@ -262,11 +266,32 @@ public final class ServletSessionAffinity implements HandlerFilterFunction<Serve
 
 	private ServerResponse handleOwned(ServerRequest request, HandlerFunction<ServerResponse> next,
 			SessionId sessionId) throws Exception {
-		ServerResponse response = next.handle(request);
+		ServerResponse response = withJsonRpcErrorBody(next.handle(request));
 		if (request.method() == HttpMethod.DELETE && response.statusCode().is2xxSuccessful()) {
 			this.routing.ended(sessionId).block();
 		}
 		return response;
+	}
+
+	// The MCP handler's error answer with an exception, plain text or nothing as body, as a JSON-RPC error
+	// (HandlerErrorBodies).
+	private static ServerResponse withJsonRpcErrorBody(ServerResponse response) {
+		if (!response.statusCode().isError()) {
+			return response;
+		}
+		if (!(response instanceof EntityResponse<?> answer)) {
+			return new BodilessServletErrorAnswer(response);
+		}
+		byte[] body = HandlerErrorBodies.replacing(response.statusCode().value(), response.headers().getContentType(),
+				answer.entity());
+		if (body == null) {
+			return response;
+		}
+		return ServerResponse.status(response.statusCode()).headers((headers) -> {
+			headers.addAll(response.headers());
+			headers.remove(HttpHeaders.CONTENT_LENGTH);
+			headers.setContentType(MediaType.APPLICATION_JSON);
+		}).cookies((cookies) -> cookies.addAll(response.cookies())).body(body);
 	}
 
 	// One ServerRequest per forward (each one parses the request's path and reads its parameters).
